@@ -1,0 +1,270 @@
+//! The byte layouts of Gnocchi's v3 storage format (column-major payloads,
+//! lz4 block framing) and of incoming measure blobs (row-major records).
+
+use super::lz4;
+use super::series::Point;
+use super::split::SplitKey;
+use super::timestamp::f64_to_i64_like_c;
+use crate::error::{invalid_data, Error, Result};
+
+/// Leading byte of a compressed split.
+pub const COMPRESSED_MARK: u8 = b'c';
+/// Bytes per record of a padded split: a presence flag and an f64.
+pub const PADDED_RECORD_LEN: usize = 9;
+/// Bytes per point of a compressed split payload: a u16 offset and an f64.
+pub const COMPRESSED_POINT_LEN: usize = 10;
+/// Bytes per point of a raw series payload and of an incoming record.
+pub const RAW_POINT_LEN: usize = 16;
+
+/// Padded splits normally hold at most `POINTS_PER_SPLIT` records; a
+/// series spread further than this is refused rather than allocated.
+const MAX_PADDED_RECORDS: i64 = 1 << 26;
+
+fn f64_at(bytes: &[u8], at: usize) -> f64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&bytes[at..at + 8]);
+    f64::from_le_bytes(b)
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(b)
+}
+
+/// Splits a column-major payload of `n` fixed-width stamps followed by f64
+/// values, checking its length the way upstream's `frombuffer` calls do.
+fn column_count(len: usize, point_len: usize, stamp_len: usize) -> Result<usize> {
+    let n = len / point_len;
+    let rest = len - n * stamp_len;
+    if rest % 8 != 0 {
+        return Err(invalid_data(format!("payload of {len} bytes is not whole points")));
+    }
+    if rest / 8 != n {
+        // Upstream raises a plain ValueError here; it is corruption all the
+        // same, so callers get the InvalidData they already handle.
+        return Err(invalid_data(format!("payload of {len} bytes has {} values for {n} timestamps", rest / 8)));
+    }
+    Ok(n)
+}
+
+/// `BoundTimeSerie.serialize`: first timestamp, then deltas (u64, wrapping),
+/// then values, lz4-compressed. An empty series has no encoding.
+pub fn serialize_bound(points: &[Point]) -> Result<Vec<u8>> {
+    let first = points
+        .first()
+        .ok_or_else(|| Error::InvalidArgument("cannot serialize an empty series".into()))?;
+    let mut payload = Vec::with_capacity(points.len() * RAW_POINT_LEN);
+    payload.extend_from_slice(&(first.ts as u64).to_le_bytes());
+    for w in points.windows(2) {
+        payload.extend_from_slice(&(w[1].ts.wrapping_sub(w[0].ts) as u64).to_le_bytes());
+    }
+    for p in points {
+        payload.extend_from_slice(&p.value.to_le_bytes());
+    }
+    lz4::compress(&payload)
+}
+
+/// Decodes a raw-series payload (already decompressed).
+pub fn decode_bound_payload(payload: &[u8]) -> Result<Vec<Point>> {
+    let n = column_count(payload.len(), RAW_POINT_LEN, 8)?;
+    let mut ts: u64 = 0;
+    Ok((0..n)
+        .map(|i| {
+            ts = ts.wrapping_add(u64_at(payload, 8 * i));
+            Point::new(ts as i64, f64_at(payload, 8 * n + 8 * i))
+        })
+        .collect())
+}
+
+/// `BoundTimeSerie.unserialize`.
+pub fn unserialize_bound(data: &[u8]) -> Result<Vec<Point>> {
+    decode_bound_payload(&lz4::decompress(data)?)
+}
+
+/// `AggregatedTimeSerie.serialize(key, compressed=True)`: `'c'` + lz4 of
+/// u16 offsets in granularity units (first from the key, then deltas),
+/// then values.
+pub fn serialize_compressed_split(points: &[Point], key: SplitKey) -> Result<Vec<u8>> {
+    let first = points
+        .first()
+        .ok_or_else(|| Error::InvalidArgument("cannot serialize an empty split".into()))?;
+    let step = key.sampling as f64;
+    // Upstream divides in float64 and casts to u16; the cast keeps the low
+    // 16 bits of the truncated integer on x86-64.
+    let offset = |delta: i64| f64_to_i64_like_c(delta as f64 / step) as u16;
+    let mut payload = Vec::with_capacity(points.len() * COMPRESSED_POINT_LEN);
+    payload.extend_from_slice(&offset(first.ts.wrapping_sub(key.key)).to_le_bytes());
+    for w in points.windows(2) {
+        payload.extend_from_slice(&offset(w[1].ts.wrapping_sub(w[0].ts)).to_le_bytes());
+    }
+    for p in points {
+        payload.extend_from_slice(&p.value.to_le_bytes());
+    }
+    let mut out = Vec::with_capacity(1 + payload.len() / 2);
+    out.push(COMPRESSED_MARK);
+    out.extend_from_slice(&lz4::compress(&payload)?);
+    Ok(out)
+}
+
+/// `AggregatedTimeSerie.serialize(key, compressed=False)`: 9-byte records
+/// from the first point to the last; returns the byte offset in the split
+/// object at which they belong.
+pub fn serialize_padded_split(points: &[Point], key: SplitKey) -> Result<(u64, Vec<u8>)> {
+    let (first, last) = match (points.first(), points.last()) {
+        (Some(f), Some(l)) => (f.ts, l.ts),
+        _ => return Err(Error::InvalidArgument("cannot serialize an empty split".into())),
+    };
+    let step = key.sampling as f64;
+    let slots = f64_to_i64_like_c(last.wrapping_sub(first) as f64 / step).saturating_add(1);
+    if !(1..=MAX_PADDED_RECORDS).contains(&slots) {
+        return Err(Error::InvalidArgument(format!("a padded split of {slots} records is not storable")));
+    }
+    let mut data = vec![0u8; slots as usize * PADDED_RECORD_LEN];
+    for p in points {
+        let slot = f64_to_i64_like_c(p.ts.wrapping_sub(first) as f64 / step);
+        if !(0..slots).contains(&slot) {
+            return Err(Error::InvalidArgument("split points are not sorted".into()));
+        }
+        let at = slot as usize * PADDED_RECORD_LEN;
+        data[at] = 1;
+        data[at + 1..at + PADDED_RECORD_LEN].copy_from_slice(&p.value.to_le_bytes());
+    }
+    let first_slot = f64_to_i64_like_c(first.wrapping_sub(key.key) as f64 / step);
+    if first_slot < 0 {
+        return Err(Error::InvalidArgument("split starts before its key".into()));
+    }
+    Ok((first_slot as u64 * PADDED_RECORD_LEN as u64, data))
+}
+
+/// `AggregatedTimeSerie.unserialize`: either encoding, told apart by the
+/// first byte. Empty data is an empty series.
+pub fn unserialize_split(data: &[u8], key: SplitKey) -> Result<Vec<Point>> {
+    match data.first() {
+        None => Ok(Vec::new()),
+        Some(&COMPRESSED_MARK) => {
+            let payload = lz4::decompress(&data[1..])?;
+            let n = column_count(payload.len(), COMPRESSED_POINT_LEN, 2)?;
+            let mut ts = key.key;
+            Ok((0..n)
+                .map(|i| {
+                    let steps = u16::from_le_bytes([payload[2 * i], payload[2 * i + 1]]) as i64;
+                    ts = ts.wrapping_add(steps.wrapping_mul(key.sampling));
+                    Point::new(ts, f64_at(&payload, 2 * n + 8 * i))
+                })
+                .collect())
+        }
+        Some(_) => {
+            if data.len() % PADDED_RECORD_LEN != 0 {
+                return Err(invalid_data(format!("padded split of {} bytes", data.len())));
+            }
+            Ok(data
+                .chunks_exact(PADDED_RECORD_LEN)
+                .enumerate()
+                .filter(|(_, record)| record[0] != 0)
+                .map(|(slot, record)| {
+                    let ts = (slot as i64).wrapping_mul(key.sampling).wrapping_add(key.key);
+                    Point::new(ts, f64_at(record, 1))
+                })
+                .collect())
+        }
+    }
+}
+
+/// Decodes an incoming measure blob: packed 16-byte (i64 ns, f64) records.
+pub fn decode_measures(blob: &[u8]) -> Result<Vec<Point>> {
+    if blob.len() % RAW_POINT_LEN != 0 {
+        return Err(invalid_data(format!("measure blob of {} bytes is not whole records", blob.len())));
+    }
+    Ok(blob
+        .chunks_exact(RAW_POINT_LEN)
+        .map(|r| Point::new(u64_at(r, 0) as i64, f64_at(r, 8)))
+        .collect())
+}
+
+/// Encodes measures as the API stores them for one POST.
+pub fn encode_measures(points: &[Point]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(points.len() * RAW_POINT_LEN);
+    for p in points {
+        out.extend_from_slice(&p.ts.to_le_bytes());
+        out.extend_from_slice(&p.value.to_le_bytes());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn series(n: usize) -> Vec<Point> {
+        (0..n).map(|i| Point::new(1_500_000_000_000_000_000 + i as i64 * 7_000_000, i as f64 * 0.5)).collect()
+    }
+
+    #[test]
+    fn bound_round_trip() {
+        let pts = series(1000);
+        assert_eq!(unserialize_bound(&serialize_bound(&pts).unwrap()).unwrap(), pts);
+        assert!(serialize_bound(&[]).is_err());
+    }
+
+    #[test]
+    fn pre_epoch_round_trips_through_wrapping() {
+        let pts = vec![Point::new(-5_000_000_000, 1.0), Point::new(1_000, 2.0)];
+        assert_eq!(unserialize_bound(&serialize_bound(&pts).unwrap()).unwrap(), pts);
+    }
+
+    #[test]
+    fn split_round_trips() {
+        let g = 60_000_000_000;
+        let key = SplitKey::new(0, g);
+        let pts: Vec<Point> = [2i64, 3, 10, 3599].iter().map(|&i| Point::new(i * g, i as f64)).collect();
+        let c = serialize_compressed_split(&pts, key).unwrap();
+        assert_eq!(c[0], b'c');
+        assert_eq!(unserialize_split(&c, key).unwrap(), pts);
+        let (offset, padded) = serialize_padded_split(&pts, key).unwrap();
+        assert_eq!(offset, 2 * 9);
+        let mut object = vec![0u8; offset as usize];
+        object.extend_from_slice(&padded);
+        assert_eq!(unserialize_split(&object, key).unwrap(), pts);
+    }
+
+    #[test]
+    fn bad_lengths_are_invalid_data() {
+        let key = SplitKey::new(0, 1);
+        assert!(matches!(unserialize_split(&[1u8; 10], key), Err(Error::InvalidData(_))));
+        assert!(matches!(decode_measures(&[0u8; 17]), Err(Error::InvalidData(_))));
+        let not_whole = lz4::compress(&[0u8; 20]).unwrap();
+        assert!(matches!(unserialize_bound(&not_whole), Err(Error::InvalidData(_))));
+        let extra_values = lz4::compress(&[0u8; 24]).unwrap();
+        assert!(matches!(unserialize_bound(&extra_values), Err(Error::InvalidData(_))));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn decoders_never_panic(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = unserialize_bound(&data);
+            let _ = unserialize_split(&data, SplitKey::new(0, 1_000_000_000));
+            let _ = decode_measures(&data);
+            let _ = lz4::decompress(&data);
+            let mut c = vec![b'c'];
+            c.extend_from_slice(&data);
+            let _ = unserialize_split(&c, SplitKey::new(i64::MAX, i64::MAX));
+        }
+
+        #[test]
+        fn corrupted_valid_blobs_never_panic(flip in 0usize..200, byte in any::<u8>()) {
+            let blob = serialize_bound(&series(20)).unwrap();
+            let mut bad = blob.clone();
+            let at = flip % bad.len();
+            bad[at] ^= byte;
+            let _ = unserialize_bound(&bad);
+            let split = serialize_compressed_split(&series(20)[..1], SplitKey::new(1_500_000_000_000_000_000, 7_000_000)).unwrap();
+            let mut bad = split.clone();
+            let at = flip % bad.len();
+            bad[at] ^= byte;
+            let _ = unserialize_split(&bad, SplitKey::new(0, 1));
+        }
+    }
+}

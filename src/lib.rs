@@ -1,0 +1,14 @@
+//! gnocchi-rs: a native core for Gnocchi 4.7.
+//!
+//! `carbonara` is the time-series model and its bytes, with no I/O and no
+//! Python; `archive_policy` resolves policies; `py` (behind the `python`
+//! feature) is the thin PyO3 binding that maturin builds.
+
+pub mod archive_policy;
+pub mod carbonara;
+pub mod error;
+
+#[cfg(feature = "python")]
+mod py;
+
+pub use error::{Error, Result};
