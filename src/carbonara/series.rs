@@ -45,7 +45,7 @@ fn is_sorted_by_ts(points: &[Point]) -> bool {
 /// `preferred ++ other`.
 pub fn combine(preferred: &[Point], other: &[Point]) -> Vec<Point> {
     let mut out = Vec::with_capacity(preferred.len() + other.len());
-    let mut push = |p: Point, out: &mut Vec<Point>| {
+    let push = |p: Point, out: &mut Vec<Point>| {
         if out.last().map_or(true, |last: &Point| last.ts != p.ts) {
             out.push(p);
         }

@@ -1,0 +1,15 @@
+//! PyO3 bindings, built only with the `python` feature. Thin on purpose:
+//! convert, release the GIL, call the core, convert back.
+
+mod carbonara;
+mod errors;
+mod records;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    carbonara::register(m)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
