@@ -2,7 +2,7 @@
 //! `GroupedTimeSeries`). Only buckets that hold points exist.
 
 use super::series::{search_left, Point};
-use super::timestamp::{floor_ts, Calendar};
+use super::timestamp::{floor_ts, Calendar, NAT};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +21,33 @@ impl Granularity {
             Granularity::Calendar(unit) => unit.bucket_start(ts),
         }
     }
+
+    /// A timestamp below which every timestamp `>= ts` still rounds to
+    /// `bucket`. The float rounding can only move a point across a bucket
+    /// boundary when it lies within a few ulps of it, so the bound stays
+    /// that far (with a wide margin) before the next integer boundary.
+    #[inline]
+    fn certainly_same_bucket_until(self, ts: i64, bucket: i64) -> i64 {
+        match self {
+            Granularity::Duration(ns) if ns > 0 && bucket != NAT => {
+                let margin = (ts.unsigned_abs() >> 44) as i128 + 1024;
+                let until = bucket as i128 + ns as i128 - margin;
+                until.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+            }
+            // Calendar buckets are cheap to compute and never reused.
+            _ => i64::MIN,
+        }
+    }
+}
+
+fn estimated_buckets(points: &[Point], granularity: Granularity) -> usize {
+    match (granularity, points.first(), points.last()) {
+        (Granularity::Duration(ns), Some(first), Some(last)) if ns > 0 => {
+            let span = (last.ts as i128 - first.ts as i128) / ns as i128 + 2;
+            span.clamp(0, points.len() as i128) as usize
+        }
+        _ => 0,
+    }
 }
 
 /// A series cut into buckets. `points[begin..]` is the grouped part;
@@ -38,7 +65,12 @@ pub struct Grouping {
 
 impl Grouping {
     /// Groups `points` (sorted, no duplicate timestamps) from `start` on.
+    /// Stored formats count from the epoch, so a series starting before it
+    /// cannot be grouped (`BeforeEpochError`).
     pub fn new(points: &[Point], granularity: Granularity, start: Option<i64>) -> Result<Grouping> {
+        if let Some(first) = points.first().filter(|p| p.ts < 0) {
+            return Err(Error::BeforeEpoch(first.ts));
+        }
         let (derive_from, begin) = match start {
             None => (0, 0),
             Some(start) => {
@@ -60,10 +92,24 @@ impl Grouping {
         granularity: Granularity,
         start: Option<i64>,
     ) -> Result<Grouping> {
-        let mut buckets: Vec<i64> = Vec::new();
-        let mut counts: Vec<usize> = Vec::new();
-        for p in &points[begin..] {
+        let grouped = &points[begin..];
+        let mut buckets: Vec<i64> = Vec::with_capacity(estimated_buckets(grouped, granularity));
+        let mut counts: Vec<usize> = Vec::with_capacity(buckets.capacity());
+        // Points below `same_bucket_until` are known to fall in the last
+        // bucket without recomputing the (float) rounding.
+        let mut same_bucket_until = i64::MIN;
+        let mut previous = i64::MIN;
+        for p in grouped {
+            let in_order = p.ts >= previous;
+            previous = p.ts;
+            if in_order && p.ts < same_bucket_until {
+                if let Some(c) = counts.last_mut() {
+                    *c += 1;
+                }
+                continue;
+            }
             let bucket = granularity.bucket(p.ts);
+            same_bucket_until = granularity.certainly_same_bucket_until(p.ts, bucket);
             match buckets.last() {
                 Some(&last) if last == bucket => {
                     if let Some(c) = counts.last_mut() {

@@ -1,6 +1,10 @@
 //! The lz4 *block* framing python-lz4 uses (`store_size=True`): a u32 LE
-//! uncompressed length, then one raw block. Compression goes through
-//! liblz4's `LZ4_compress_default` so bytes match upstream's.
+//! uncompressed length, then one raw block.
+//!
+//! python-lz4's `block.compress` does not call `LZ4_compress_default`: it
+//! resets a stream and calls `LZ4_compress_fast_continue` (acceleration 1),
+//! which matches differently on longer inputs. We do the same, so the bytes
+//! are upstream's.
 
 use crate::error::{invalid_data, Result};
 use std::os::raw::{c_char, c_int};
@@ -13,6 +17,27 @@ const MAX_EXPANSION: usize = 255;
 /// `LZ4_MAX_INPUT_SIZE` of lz4.h.
 const MAX_INPUT: usize = 0x7E00_0000;
 
+/// An lz4 encoder state with no history, freed on drop.
+struct FreshStream(*mut lz4_sys::LZ4StreamEncode);
+
+impl FreshStream {
+    fn new() -> Result<FreshStream> {
+        // SAFETY: allocates and initialises a state, or returns null.
+        let stream = unsafe { lz4_sys::LZ4_createStream() };
+        if stream.is_null() {
+            return Err(crate::Error::InvalidArgument("cannot allocate an lz4 stream".into()));
+        }
+        Ok(FreshStream(stream))
+    }
+}
+
+impl Drop for FreshStream {
+    fn drop(&mut self) {
+        // SAFETY: created by LZ4_createStream and freed only here.
+        unsafe { lz4_sys::LZ4_freeStream(self.0) };
+    }
+}
+
 pub fn compress(payload: &[u8]) -> Result<Vec<u8>> {
     if payload.len() > MAX_INPUT {
         return Err(crate::Error::InvalidArgument(format!(
@@ -24,14 +49,16 @@ pub fn compress(payload: &[u8]) -> Result<Vec<u8>> {
     let bound = unsafe { lz4_sys::LZ4_compressBound(payload.len() as c_int) } as usize;
     let mut out = vec![0u8; 4 + bound];
     out[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
-    // SAFETY: `payload` is readable for its length and `out[4..]` is
-    // writable for `bound` bytes, the worst case liblz4 documents.
+    let stream = FreshStream::new()?;
+    // SAFETY: `stream` is a valid, freshly initialised encoder state;
+    // `payload` is readable for its length and `out[4..]` is writable for
+    // `bound` bytes, the worst case liblz4 documents.
     let written = unsafe {
-        lz4_sys::LZ4_compress_default(
-            payload.as_ptr() as *const c_char,
-            out[4..].as_mut_ptr() as *mut c_char,
+        lz4_sys::LZ4_compress_continue(
+            stream.0,
+            payload.as_ptr(),
+            out[4..].as_mut_ptr(),
             payload.len() as c_int,
-            bound as c_int,
         )
     };
     if written <= 0 && !payload.is_empty() {

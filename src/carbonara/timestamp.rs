@@ -18,6 +18,22 @@ pub fn f64_to_i64_like_c(x: f64) -> i64 {
     }
 }
 
+/// `f64::floor` without a libm call (baseline x86-64 has no `roundsd`).
+/// Exact: any |x| >= 2^52 is already an integer, and below that the
+/// truncating conversion is exact.
+#[inline(always)]
+fn floor_f64(x: f64) -> f64 {
+    if !(x.abs() < 4_503_599_627_370_496.0) || x == 0.0 {
+        return x; // integral (signed zeros included), infinite or NaN
+    }
+    let truncated = x as i64 as f64;
+    if truncated > x {
+        truncated - 1.0
+    } else {
+        truncated
+    }
+}
+
 /// Upstream's `round_timestamp`: `floor(ts / freq) * freq` computed in
 /// float64, then cast back with truncation. Near a bucket boundary this
 /// rounds *up* into the next bucket, unlike an integer floor.
@@ -26,7 +42,7 @@ pub fn floor_ts(ts_ns: i64, freq_ns: i64) -> i64 {
     if ts_ns == NAT || freq_ns == NAT {
         return NAT;
     }
-    let q = (ts_ns as f64 / freq_ns as f64).floor();
+    let q = floor_f64(ts_ns as f64 / freq_ns as f64);
     let delta = f64_to_i64_like_c(q * freq_ns as f64);
     if delta == NAT {
         NAT
@@ -136,6 +152,14 @@ mod tests {
         assert_eq!(floor_ts(ts, 1_000_000_000), 1_483_228_800_000_000_000);
         // An integer floor would say otherwise.
         assert_ne!(ts.div_euclid(1_000_000_000) * 1_000_000_000, 1_483_228_800_000_000_000);
+    }
+
+    #[test]
+    fn floor_without_libm_agrees() {
+        for x in [0.0, -0.0, 0.5, -0.5, -1.0, 1.0, 2.5e15, -2.5e15 - 0.5, 1e300, -1e300, f64::INFINITY] {
+            assert_eq!(floor_f64(x).to_bits(), x.floor().to_bits(), "{x}");
+        }
+        assert!(floor_f64(f64::NAN).is_nan());
     }
 
     #[test]
