@@ -9,5 +9,7 @@ venv=${GNOCCHI_RS_VENV:-.venv}
 command -v cargo >/dev/null || { echo "install.sh: cargo (Rust) is required to build gnocchi-rs" >&2; exit 1; }
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip
-"$venv/bin/python" -m pip install -q ${GNOCCHI_RS_EXTRAS:+".[$GNOCCHI_RS_EXTRAS]"} ${GNOCCHI_RS_EXTRAS:-.}
+target=.
+[ -z "${GNOCCHI_RS_EXTRAS:-}" ] || target=".[$GNOCCHI_RS_EXTRAS]"
+"$venv/bin/python" -m pip install -q "$target"
 echo "gnocchi-rs installed in $venv: run $venv/bin/gnocchi-rs"

@@ -140,38 +140,46 @@ fn percentile_value(sorted: &[f64], at: usize, q: f64) -> f64 {
     }
 }
 
-/// Applies `reducer` to every bucket of `grouping`.
-pub fn reduce(grouping: &Grouping, reducer: Reducer) -> Vec<Point> {
+/// Runs `value_of(points, position)` on every bucket; `None` omits the
+/// bucket. Generic so that each reducer gets its own tight loop.
+#[inline(always)]
+fn per_bucket(grouping: &Grouping, mut value_of: impl FnMut(&[Point], usize) -> Option<f64>) -> Vec<Point> {
     let mut out = Vec::with_capacity(grouping.buckets().len());
-    let mut scratch = Vec::new();
-    for (bucket, at, points) in grouping.iter_buckets() {
-        let value = match reducer {
-            Reducer::Mean => sequential_sum(points) / points.len() as f64,
-            Reducer::Sum => sequential_sum(points),
-            Reducer::Count => points.len() as f64,
-            Reducer::First => points[0].value,
-            Reducer::Last => points[points.len() - 1].value,
-            Reducer::Min => min_value(points),
-            Reducer::Max => max_value(points),
-            Reducer::Std => {
-                // A single point has no sample deviation: no point at all.
-                if points.len() < 2 {
-                    continue;
-                }
-                std_value(points)
-            }
-            Reducer::Median => {
-                sorted_values(points, &mut scratch);
-                median_value(&scratch)
-            }
-            Reducer::Percentile(q) => {
-                sorted_values(points, &mut scratch);
-                percentile_value(&scratch, at, q)
-            }
-        };
-        out.push(Point::new(bucket, value));
+    let mut rest = grouping.points();
+    let mut at = 0;
+    for (&bucket, &count) in grouping.buckets().iter().zip(grouping.counts()) {
+        let (points, tail) = rest.split_at(count);
+        rest = tail;
+        if let Some(value) = value_of(points, at) {
+            out.push(Point::new(bucket, value));
+        }
+        at += count;
     }
     out
+}
+
+/// Applies `reducer` to every bucket of `grouping`.
+pub fn reduce(grouping: &Grouping, reducer: Reducer) -> Vec<Point> {
+    let mut scratch = Vec::new();
+    match reducer {
+        Reducer::Mean => per_bucket(grouping, |p, _| Some(sequential_sum(p) / p.len() as f64)),
+        Reducer::Sum => per_bucket(grouping, |p, _| Some(sequential_sum(p))),
+        Reducer::Count => per_bucket(grouping, |p, _| Some(p.len() as f64)),
+        Reducer::First => per_bucket(grouping, |p, _| Some(p[0].value)),
+        Reducer::Last => per_bucket(grouping, |p, _| Some(p[p.len() - 1].value)),
+        Reducer::Min => per_bucket(grouping, |p, _| Some(min_value(p))),
+        Reducer::Max => per_bucket(grouping, |p, _| Some(max_value(p))),
+        // A single point has no sample deviation: no point at all.
+        Reducer::Std => per_bucket(grouping, |p, _| (p.len() > 1).then(|| std_value(p))),
+        Reducer::Median => per_bucket(grouping, |p, _| {
+            sorted_values(p, &mut scratch);
+            Some(median_value(&scratch))
+        }),
+        Reducer::Percentile(q) => per_bucket(grouping, |p, at| {
+            sorted_values(p, &mut scratch);
+            Some(percentile_value(&scratch, at, q))
+        }),
+    }
 }
 
 /// Aggregates a grouping with a stored method (`rate:` included).
