@@ -2,7 +2,7 @@
 //! `GroupedTimeSeries`). Only buckets that hold points exist.
 
 use super::series::{search_left, Point};
-use super::timestamp::{floor_ts, Calendar, NAT};
+use super::timestamp::{float_quotient, floor_ts, key_of_quotient, Calendar, NAT};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,30 +13,62 @@ pub enum Granularity {
     Calendar(Calendar),
 }
 
-impl Granularity {
-    #[inline]
-    fn bucket(self, ts: i64) -> i64 {
-        match self {
-            Granularity::Duration(ns) => floor_ts(ts, ns),
-            Granularity::Calendar(unit) => unit.bucket_start(ts),
-        }
+/// Computes upstream's float-rounded bucket of each timestamp of an
+/// ascending series. The float division is skipped whenever integer
+/// arithmetic proves its result: for a point well inside the current or
+/// the next bucket (farther from a boundary than any float error), or
+/// exactly on a boundary where every operand is exact in float64.
+struct Bucketer {
+    granularity: Granularity,
+    /// (bucket number as upstream's float, its exact start q*ns, its key)
+    current: Option<(f64, i128, i64)>,
+}
+
+/// Integers up to 2^53 in magnitude convert to f64 exactly.
+const EXACT_F64_INT: f64 = 9_007_199_254_740_992.0;
+
+fn exact_in_f64(v: i64) -> bool {
+    let magnitude = v.unsigned_abs();
+    magnitude == 0 || (magnitude >> magnitude.trailing_zeros()) < (1 << 53)
+}
+
+impl Bucketer {
+    fn new(granularity: Granularity) -> Bucketer {
+        Bucketer { granularity, current: None }
     }
 
-    /// A timestamp below which every timestamp `>= ts` still rounds to
-    /// `bucket`. The float rounding can only move a point across a bucket
-    /// boundary when it lies within a few ulps of it, so the bound stays
-    /// that far (with a wide margin) before the next integer boundary.
     #[inline]
-    fn certainly_same_bucket_until(self, ts: i64, bucket: i64) -> i64 {
-        match self {
-            Granularity::Duration(ns) if ns > 0 && bucket != NAT => {
-                let margin = (ts.unsigned_abs() >> 44) as i128 + 1024;
-                let until = bucket as i128 + ns as i128 - margin;
-                until.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+    fn bucket(&mut self, ts: i64) -> i64 {
+        let ns = match self.granularity {
+            Granularity::Calendar(unit) => return unit.bucket_start(ts),
+            Granularity::Duration(ns) => ns,
+        };
+        if let Some((q, start, key)) = self.current {
+            // Float error on ts/ns stays far below ts * 2^-50; keep wider.
+            let margin = (ts.unsigned_abs() >> 44) as i128 + 1024;
+            let span = ns as i128;
+            let provably_in = |offset: i128, q: f64| {
+                (margin <= offset && offset <= span - margin)
+                    || (offset == 0 && q.abs() < EXACT_F64_INT && exact_in_f64(ts) && exact_in_f64(ns))
+            };
+            let offset = ts as i128 - start;
+            if provably_in(offset, q) {
+                return key;
             }
-            // Calendar buckets are cheap to compute and never reused.
-            _ => i64::MIN,
+            if provably_in(offset - span, q + 1.0) {
+                let next = (q + 1.0, start + span, key_of_quotient(q + 1.0, ns));
+                self.current = Some(next);
+                return next.2;
+            }
         }
+        if ts == NAT || ns <= 0 {
+            self.current = None;
+            return floor_ts(ts, ns);
+        }
+        let q = float_quotient(ts, ns);
+        let key = key_of_quotient(q, ns);
+        self.current = (q.abs() < EXACT_F64_INT).then(|| (q, q as i64 as i128 * ns as i128, key));
+        key
     }
 }
 
@@ -95,21 +127,9 @@ impl Grouping {
         let grouped = &points[begin..];
         let mut buckets: Vec<i64> = Vec::with_capacity(estimated_buckets(grouped, granularity));
         let mut counts: Vec<usize> = Vec::with_capacity(buckets.capacity());
-        // Points below `same_bucket_until` are known to fall in the last
-        // bucket without recomputing the (float) rounding.
-        let mut same_bucket_until = i64::MIN;
-        let mut previous = i64::MIN;
+        let mut bucketer = Bucketer::new(granularity);
         for p in grouped {
-            let in_order = p.ts >= previous;
-            previous = p.ts;
-            if in_order && p.ts < same_bucket_until {
-                if let Some(c) = counts.last_mut() {
-                    *c += 1;
-                }
-                continue;
-            }
-            let bucket = granularity.bucket(p.ts);
-            same_bucket_until = granularity.certainly_same_bucket_until(p.ts, bucket);
+            let bucket = bucketer.bucket(p.ts);
             match buckets.last() {
                 Some(&last) if last == bucket => {
                     if let Some(c) = counts.last_mut() {
@@ -193,6 +213,32 @@ mod tests {
         let d = g.derived().unwrap();
         // The difference at 60 s uses the point at 59 s, one minute back.
         assert_eq!(d.points()[0], Point::new(60 * s, 1.0));
+    }
+
+    #[test]
+    fn fast_bucketing_agrees_with_the_float_formula() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for ns in [1, 7, 1_000, 333_333_333, 1_000_000_000, 60_000_000_000, 3_600_000_000_000, 86_400_000_000_000 * 365] {
+            let mut ts = 1_483_228_800_000_000_000i64 - 5 * ns.min(1 << 40);
+            let mut bucketer = Bucketer::new(Granularity::Duration(ns));
+            for _ in 0..20_000 {
+                // Mix exact boundaries, near-boundary points and jumps.
+                ts += match next() % 4 {
+                    0 => ns - (ts.rem_euclid(ns)),
+                    1 => ns - (ts.rem_euclid(ns)) - (next() % 300) as i64,
+                    2 => (next() % 1000) as i64 + 1,
+                    _ => (next() % (3 * ns as u64).max(1)) as i64,
+                }
+                .max(0);
+                assert_eq!(bucketer.bucket(ts), floor_ts(ts, ns), "ts={ts} ns={ns}");
+            }
+        }
     }
 
     #[test]

@@ -42,13 +42,19 @@ pub fn floor_ts(ts_ns: i64, freq_ns: i64) -> i64 {
     if ts_ns == NAT || freq_ns == NAT {
         return NAT;
     }
-    let q = floor_f64(ts_ns as f64 / freq_ns as f64);
-    let delta = f64_to_i64_like_c(q * freq_ns as f64);
-    if delta == NAT {
-        NAT
-    } else {
-        delta
-    }
+    key_of_quotient(float_quotient(ts_ns, freq_ns), freq_ns)
+}
+
+/// `floor(f64(ts) / f64(freq))`, the bucket number upstream computes.
+#[inline]
+pub fn float_quotient(ts_ns: i64, freq_ns: i64) -> f64 {
+    floor_f64(ts_ns as f64 / freq_ns as f64)
+}
+
+/// The bucket start upstream derives from a bucket number.
+#[inline]
+pub fn key_of_quotient(quotient: f64, freq_ns: i64) -> i64 {
+    f64_to_i64_like_c(quotient * freq_ns as f64)
 }
 
 const NS_PER_DAY: i64 = 86_400_000_000_000;
