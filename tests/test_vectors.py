@@ -754,11 +754,10 @@ class PipelineRun(object):
         self.failure = None
         self.upstream_uses = []
 
-    def step(self, n):
+    def require_step(self, n):
         if n >= len(self.file_trees):
             pytest.fail("the pipeline stopped before step %d:\n%s"
                         % (n, self.failure), pytrace=False)
-        return n
 
 
 def _pipeline_policy():
@@ -886,7 +885,7 @@ STEP_IDS = ["step%d" % n for n in range(len(PIPELINE["steps"]))]
 @pytest.mark.parametrize("n", range(len(PIPELINE["steps"])), ids=STEP_IDS)
 def test_pipeline_file_driver(pipeline_run, n):
     run = pipeline_run
-    run.step(n)
+    run.require_step(n)
     assert not run.upstream_uses, run.upstream_uses
     for calls in run.indexer_calls[n]:
         # add_measures_to_metrics went all the way through.
@@ -903,7 +902,7 @@ def test_pipeline_file_driver(pipeline_run, n):
 @pytest.mark.parametrize("n", range(len(PIPELINE["steps"])), ids=STEP_IDS)
 def test_pipeline_ceph_like_driver(pipeline_run, n):
     run = pipeline_run
-    run.step(n)
+    run.require_step(n)
     assert not run.upstream_uses, run.upstream_uses
     expected = PIPELINE["steps"][n]["ceph_like_driver"]
     objects, omap_keys = run.ceph_states[n]
