@@ -464,6 +464,9 @@ class AggregatedTimeSerie(TimeSerie):
         Compressed data is a whole object (offset None); padded data goes at
         byte ``offset`` of the split object.
         """
+        if len(self.ts) == 0:
+            # Upstream fails on its missing first point the same way.
+            raise TypeError("cannot serialize an empty series")
         return _native.serialize_split(
             _records(self.ts), _ns(start.key),
             _ns(self.aggregation.granularity), bool(compressed))

@@ -111,10 +111,12 @@ fn std_value(points: &[Point]) -> f64 {
     (squares / (n - 1.0)).sqrt()
 }
 
+/// Stable, as upstream's `lexsort`: among equal values (+0.0 and -0.0,
+/// NaNs) time order decides which one lands at the median position.
 fn sorted_values(points: &[Point], scratch: &mut Vec<f64>) {
     scratch.clear();
     scratch.extend(points.iter().map(|p| p.value));
-    scratch.sort_unstable_by(|a, b| cmp_nan_last(*a, *b));
+    scratch.sort_by(|a, b| cmp_nan_last(*a, *b));
 }
 
 fn median_value(sorted: &[f64]) -> f64 {

@@ -109,8 +109,10 @@ pub fn serialize_compressed_split(points: &[Point], key: SplitKey) -> Result<Vec
 
 /// `AggregatedTimeSerie.serialize(key, compressed=False)`: 9-byte records
 /// from the first point to the last; returns the byte offset in the split
-/// object at which they belong.
-pub fn serialize_padded_split(points: &[Point], key: SplitKey) -> Result<(u64, Vec<u8>)> {
+/// object at which they belong. As upstream's, the offset is negative when
+/// float rounding put the key after the first point (timestamps past 2^53
+/// ns at ns granularities); storing that is the driver's concern.
+pub fn serialize_padded_split(points: &[Point], key: SplitKey) -> Result<(i64, Vec<u8>)> {
     let (first, last) = match (points.first(), points.last()) {
         (Some(f), Some(l)) => (f.ts, l.ts),
         _ => return Err(Error::InvalidArgument("cannot serialize an empty split".into())),
@@ -131,10 +133,7 @@ pub fn serialize_padded_split(points: &[Point], key: SplitKey) -> Result<(u64, V
         data[at + 1..at + PADDED_RECORD_LEN].copy_from_slice(&p.value.to_le_bytes());
     }
     let first_slot = f64_to_i64_like_c(first.wrapping_sub(key.key) as f64 / step);
-    if first_slot < 0 {
-        return Err(Error::InvalidArgument("split starts before its key".into()));
-    }
-    Ok((first_slot as u64 * PADDED_RECORD_LEN as u64, data))
+    Ok((first_slot.wrapping_mul(PADDED_RECORD_LEN as i64), data))
 }
 
 /// `AggregatedTimeSerie.unserialize`: either encoding, told apart by the

@@ -67,7 +67,7 @@ fn serialize_split<'py>(
     key_ns: i64,
     sampling_ns: i64,
     compressed: bool,
-) -> PyResult<(Option<u64>, Bound<'py, PyBytes>)> {
+) -> PyResult<(Option<i64>, Bound<'py, PyBytes>)> {
     let points = as_points(&records)?;
     let key = SplitKey::new(key_ns, sampling_ns);
     let (offset, data) = run(py, points.len(), || {
