@@ -169,17 +169,6 @@ impl Grouping {
         &self.points[self.begin..]
     }
 
-    /// Iterates `(bucket start, position of its first point, its points)`.
-    pub fn iter_buckets(&self) -> impl Iterator<Item = (i64, usize, &[Point])> + '_ {
-        let grouped = self.points();
-        let mut offset = 0;
-        self.buckets.iter().zip(&self.counts).map(move |(&bucket, &count)| {
-            let at = offset;
-            offset += count;
-            (bucket, at, &grouped[at..at + count])
-        })
-    }
-
     /// The grouping of the first differences, as `rate:` methods use it:
     /// each point minus its predecessor, stamped with its own timestamp,
     /// looking back one granularity before `start` for that predecessor.
