@@ -15,6 +15,11 @@ pub enum Error {
     CannotDeriveCalendar,
     /// An argument that upstream rejects with `ValueError`.
     InvalidArgument(String),
+    /// A storage or incoming backend failed (I/O, connection, protocol);
+    /// the batch is left as it was, to be retried.
+    Backend(String),
+    /// A backend cannot be set up from its options.
+    Config(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -29,6 +34,8 @@ impl fmt::Display for Error {
                 write!(f, "Cannot derive aggregates on calendar granularities.")
             }
             Error::InvalidArgument(why) => write!(f, "{why}"),
+            Error::Backend(why) => write!(f, "storage backend error: {why}"),
+            Error::Config(why) => write!(f, "invalid storage configuration: {why}"),
         }
     }
 }
@@ -37,4 +44,8 @@ impl std::error::Error for Error {}
 
 pub(crate) fn invalid_data(why: impl Into<String>) -> Error {
     Error::InvalidData(why.into())
+}
+
+pub(crate) fn backend(context: impl fmt::Display, err: impl fmt::Display) -> Error {
+    Error::Backend(format!("{context}: {err}"))
 }

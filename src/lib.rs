@@ -7,6 +7,10 @@
 pub mod archive_policy;
 pub mod carbonara;
 pub mod error;
+pub mod incoming;
+pub mod process;
+pub mod redis_client;
+pub mod storage;
 
 #[cfg(feature = "python")]
 mod py;

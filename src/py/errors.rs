@@ -31,6 +31,12 @@ pub fn to_pyerr(py: Python<'_>, error: Error) -> PyErr {
         Error::UnknownAggregationMethod(name) => upstream_exception(py, "UnknownAggregationMethod", (name.as_str(),)),
         Error::CannotDeriveCalendar => Ok(PyTypeError::new_err(error.to_string())),
         Error::InvalidArgument(_) => Ok(PyValueError::new_err(error.to_string())),
+        // Upstream's callers (chef, metricd, REST) treat StorageError as
+        // "this batch failed, retry later".
+        Error::Backend(_) | Error::Config(_) => py
+            .import("gnocchi.storage")
+            .and_then(|m| m.getattr("StorageError")?.call1((error.to_string(),)))
+            .map(PyErr::from_value),
     };
     converted.unwrap_or_else(|import_failure| import_failure)
 }

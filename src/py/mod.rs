@@ -2,6 +2,7 @@
 //! convert, release the GIL, call the core, convert back.
 
 mod carbonara;
+mod drivers;
 mod errors;
 mod records;
 
@@ -13,6 +14,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     carbonara::register(m)?;
+    drivers::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1,0 +1,282 @@
+"""Storage drivers ``rs-file`` and ``rs-redis``.
+
+They subclass upstream's drivers, read the same options and keep the same
+on-disk layout; the I/O primitives and the whole metricd pipeline
+(``add_measures_to_metrics``) and read path (``get_aggregated_measures``)
+run natively, one batched call each.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import os
+
+import numpy
+from gnocchi import carbonara as upstream_carbonara
+from gnocchi import storage
+from gnocchi.storage import file as upstream_file
+from gnocchi.storage import redis as upstream_redis
+
+from gnocchi_rs import _native
+from gnocchi_rs import carbonara as rs_carbonara
+from gnocchi_rs import indexer_batch
+from gnocchi_rs import redis_config
+
+LOG = logging.getLogger("gnocchi.storage")
+
+_NS = numpy.timedelta64(1, "ns")
+
+# Methods that upstream's own tests (and operators' debugging) replace on
+# an instance to watch or break the pipeline. When one is replaced, the
+# pipeline runs upstream's Python steps over our native primitives so the
+# replacement is honoured.
+_PIPELINE_HOOKS = (
+    "_store_unaggregated_timeseries", "_store_metric_splits",
+    "_get_or_create_unaggregated_timeseries", "_update_metric_splits",
+    "_delete_metric_splits", "_list_split_keys", "_get_splits",
+    "execute_data_processing", "store_data_backend", "get_raw_measures",
+    "_compute_split_operations", "execute_metadata_updates_if_needed",
+)
+
+
+def _ns(value):
+    """timedelta64/datetime64 → int ns (None stays None)."""
+    if value is None:
+        return None
+    return int(value.astype("timedelta64[ns]" if isinstance(
+        value, numpy.timedelta64) else "datetime64[ns]").astype(numpy.int64))
+
+
+def _records(measures):
+    return numpy.ascontiguousarray(measures).view(numpy.int64)
+
+
+def _series(words):
+    return words.view(upstream_carbonara.TIMESERIES_ARRAY_DTYPE)
+
+
+def _policy_tuple(archive_policy):
+    methods = list(archive_policy.aggregation_methods)
+    aggregations = [(a.method, _ns(a.granularity), _ns(a.timespan))
+                    for a in archive_policy.aggregations]
+    back_window = archive_policy.back_window
+    if any(m.startswith("rate:") for m in methods):
+        # One more block so that the first rate of a block has a
+        # predecessor (upstream does the same).
+        back_window += 1
+    block_size = (_ns(archive_policy.max_block_size)
+                  if archive_policy.definition else None)
+    return aggregations, methods, block_size, back_window
+
+
+class NativeStorageMixin:
+    """The native pipeline over a ``_native.NativeStorage``."""
+
+    def _native_store(self):  # pragma: no cover - defined by subclasses
+        raise NotImplementedError
+
+    def _hooked(self):
+        return any(name in self.__dict__ for name in _PIPELINE_HOOKS)
+
+    # -- the metricd pipeline -------------------------------------------------
+
+    def add_measures_to_metrics(self, metrics_and_measures, indexer_driver):
+        if self._hooked():
+            return super().add_measures_to_metrics(
+                metrics_and_measures, indexer_driver)
+        policies, policy_index, batch = [], {}, []
+        metrics = list(metrics_and_measures)
+        for metric in metrics:
+            ap = metric.archive_policy
+            spec = _policy_tuple(ap)
+            key = repr(spec)
+            if key not in policy_index:
+                policy_index[key] = len(policies)
+                policies.append(spec)
+            batch.append((metric.id.bytes, policy_index[key],
+                          _records(metrics_and_measures[metric])))
+        outcomes, timings = self._native_store().process(policies, batch)
+
+        stats = self.statistics
+        stats["raw measures fetch"] += len(metrics)
+        stats["processed measures"] += sum(o[0] for o in outcomes)
+        for name in ("raw measures fetch", "aggregated measures compute",
+                     "splits delete", "splits update", "raw measures store"):
+            stats[name + " time"] += timings[name]
+        stats["splits delete"] += len(metrics)
+        stats["splits update"] += len(metrics)
+        stats["raw measures store"] += len(metrics)
+
+        newest = {}
+        for metric, (count, last, raw_corrupt, corrupt_splits, error) in zip(
+                metrics, outcomes):
+            if raw_corrupt:
+                LOG.error("Data corruption detected for %s unaggregated "
+                          "timeserie, creating a new one", metric.id)
+            if corrupt_splits:
+                LOG.error("Data corruption detected for %s: %d aggregated "
+                          "splits could not be read and were rewritten",
+                          metric.id, corrupt_splits)
+            if error:
+                LOG.error("Unable to process the %d measures of metric %s, "
+                          "dropping them: %s", count, metric.id, error)
+            if count and not error:
+                newest[metric] = last
+        indexer_batch.update_metrics_after_processing(indexer_driver, newest)
+
+    # -- the read path --------------------------------------------------------
+
+    def get_aggregated_measures(self, metrics_and_aggregations,
+                                from_timestamp=None, to_timestamp=None,
+                                resample=None):
+        if self._hooked():
+            return super().get_aggregated_measures(
+                metrics_and_aggregations, from_timestamp, to_timestamp,
+                resample)
+        requests, owners = [], []
+        for metric, aggregations in metrics_and_aggregations.items():
+            for aggregation in aggregations:
+                requests.append((metric.id.bytes, aggregation.method,
+                                 _ns(aggregation.granularity),
+                                 _ns(aggregation.timespan)))
+                owners.append((metric, aggregation))
+        from_ns = None if from_timestamp is None else _ns(
+            numpy.datetime64(from_timestamp, "ns"))
+        to_ns = None if to_timestamp is None else _ns(
+            numpy.datetime64(to_timestamp, "ns"))
+        series, corrupt = self._native_store().read_aggregates(
+            requests, from_ns, to_ns)
+        if corrupt:
+            LOG.error("Data corruption detected: %d aggregated splits could "
+                      "not be read, ignoring them", corrupt)
+        results = collections.defaultdict(dict)
+        for (metric, aggregation), words in zip(owners, series):
+            if words is None:
+                raise storage.MetricDoesNotExist(metric)
+            ts = _series(words)
+            if resample:
+                resampled = rs_carbonara.AggregatedTimeSerie(
+                    aggregation, ts).resample(resample)
+                aggregation, ts = resampled.aggregation, resampled.ts
+            results[metric][aggregation] = (
+                upstream_carbonara.AggregatedTimeSerie(aggregation, ts)
+                .fetch(from_timestamp, to_timestamp))
+        return results
+
+    # -- batched primitives (upstream's names and shapes) ---------------------
+
+    def _get_or_create_unaggregated_timeseries(self, metrics, version=3):
+        if version != 3:
+            return super()._get_or_create_unaggregated_timeseries(
+                metrics, version)
+        metrics = list(metrics)
+        raws = self._native_store().get_or_create_raw(
+            [(m.id.bytes, list(m.archive_policy.aggregation_methods))
+             for m in metrics])
+        return dict(zip(metrics, raws))
+
+    def _store_unaggregated_timeseries(self, metrics_and_data, version=3):
+        if version != 3:
+            return super()._store_unaggregated_timeseries(
+                metrics_and_data, version)
+        self._native_store().store_raw(
+            [(m.id.bytes, bytes(data)) for m, data in metrics_and_data])
+
+    def _list_split_keys(self, metrics_and_aggregations, version=3):
+        if version != 3:
+            return super()._list_split_keys(metrics_and_aggregations, version)
+        metrics = list(metrics_and_aggregations)
+        aggs = [list(metrics_and_aggregations[m]) for m in metrics]
+        listed = self._native_store().list_split_keys(
+            [(m.id.bytes, [(a.method, _ns(a.granularity)) for a in a_list])
+             for m, a_list in zip(metrics, aggs)])
+        results = {}
+        for metric, a_list, keys in zip(metrics, aggs, listed):
+            if keys is None:
+                raise storage.MetricDoesNotExist(metric)
+            results[metric] = per_agg = collections.defaultdict(set)
+            for aggregation, stamps in zip(a_list, keys):
+                if stamps or not self._LIST_ONLY_FOUND:
+                    per_agg[aggregation] = {
+                        upstream_carbonara.SplitKey(
+                            numpy.datetime64(k, "ns"),
+                            sampling=aggregation.granularity)
+                        for k in stamps}
+        return results
+
+    def _get_splits(self, metrics_aggregations_keys, version=3):
+        if version != 3:
+            return super()._get_splits(metrics_aggregations_keys, version)
+        refs, owners = [], []
+        for metric, aggs_and_keys in metrics_aggregations_keys.items():
+            for aggregation, keys in aggs_and_keys.items():
+                for key in keys:
+                    refs.append((metric.id.bytes, aggregation.method,
+                                 _ns(key.key), _ns(key.sampling)))
+                    owners.append((metric, aggregation))
+        results = collections.defaultdict(
+            lambda: collections.defaultdict(list))
+        for (metric, aggregation), blob in zip(
+                owners, self._native_store().get_splits(refs)):
+            results[metric][aggregation].append(blob)
+        return results
+
+    def _store_metric_splits(self, metrics_keys_aggregations_data_offset,
+                             version=3):
+        if version != 3:
+            return super()._store_metric_splits(
+                metrics_keys_aggregations_data_offset, version)
+        self._native_store().store_splits([
+            (metric.id.bytes, aggregation.method, _ns(key.key),
+             _ns(key.sampling), bytes(data), offset)
+            for metric, items in metrics_keys_aggregations_data_offset.items()
+            for key, aggregation, data, offset in items])
+
+    def _delete_metric_splits(self, metrics_keys_aggregations, version=3):
+        if version != 3:
+            return super()._delete_metric_splits(
+                metrics_keys_aggregations, version)
+        self._native_store().delete_splits([
+            (metric.id.bytes, aggregation.method, _ns(key.key),
+             _ns(key.sampling))
+            for metric, items in metrics_keys_aggregations.items()
+            for key, aggregation in items])
+
+    def _delete_metric(self, metric):
+        self._native_store().delete_metric(metric.id.bytes)
+
+
+class FileStorage(NativeStorageMixin, upstream_file.FileStorage):
+    """``rs-file``: upstream's file layout, written natively."""
+
+    # Upstream's file driver lists only the aggregations it found.
+    _LIST_ONLY_FOUND = True
+
+    def _native_store(self):
+        # basepath and the stored subdir_len may change after construction
+        # (upstream's test harness sets them per test).
+        key = (self.basepath, self.SUBDIR_LEN)
+        cached = getattr(self, "_native_cache", None)
+        if cached is None or cached[0] != key:
+            cached = (key, _native.NativeStorage.file(
+                os.fspath(self.basepath), int(self.SUBDIR_LEN)))
+            self._native_cache = cached
+        return cached[1]
+
+
+class RedisStorage(NativeStorageMixin, upstream_redis.RedisStorage):
+    """``rs-redis``: upstream's Redis hashes, one pipeline per batch."""
+
+    _LIST_ONLY_FOUND = False
+
+    def _native_store(self):
+        key = bytes(self.STORAGE_PREFIX)
+        cached = getattr(self, "_native_cache", None)
+        if cached is None or cached[0] != key:
+            cached = (key, _native.NativeStorage.redis(
+                key, **redis_config.native_kwargs(self._client)))
+            self._native_cache = cached
+        return cached[1]
+
+
+__all__ = ["FileStorage", "RedisStorage", "NativeStorageMixin"]

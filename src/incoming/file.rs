@@ -1,0 +1,210 @@
+//! The file incoming backend: `<basepath>/<sack>/<metric uuid>/<uuid4>_<utc
+//! time>`, each blob written in `<basepath>/tmp` and renamed into place.
+
+use super::{decode_into, random_uuid4, Incoming, NewMeasures, Pending, Receipt};
+use crate::error::{backend, Result};
+use crate::storage::file::atomic_write;
+use crate::storage::MetricId;
+use rayon::prelude::*;
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The blob files of one metric handed out by a read.
+#[derive(Debug)]
+pub struct MetricFiles {
+    pub dir: PathBuf,
+    pub files: Vec<String>,
+}
+
+pub struct FileIncoming {
+    basepath: PathBuf,
+    tmp: PathBuf,
+}
+
+/// `_%Y%m%d_%H:%M:%S` of a UTC unix time, as upstream names blobs.
+fn utc_suffix(unix_seconds: i64) -> String {
+    let days = unix_seconds.div_euclid(86_400);
+    let secs = unix_seconds.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("_{year:04}{month:02}{day:02}_{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+fn list_names(dir: &Path) -> Result<Vec<String>> {
+    match fs::read_dir(dir) {
+        Ok(entries) => {
+            let mut names = Vec::new();
+            for entry in entries {
+                let entry = entry.map_err(|e| backend(dir.display(), e))?;
+                if let Ok(name) = entry.file_name().into_string() {
+                    names.push(name);
+                }
+            }
+            Ok(names)
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(backend(dir.display(), e)),
+    }
+}
+
+impl FileIncoming {
+    pub fn new(basepath: impl Into<PathBuf>) -> FileIncoming {
+        let basepath = basepath.into();
+        let tmp = basepath.join("tmp");
+        FileIncoming { basepath, tmp }
+    }
+
+    fn metric_dir(&self, sack: &str, metric: MetricId) -> PathBuf {
+        self.basepath.join(sack).join(metric.hyphenated())
+    }
+
+    /// Reads every blob of one metric directory.
+    fn read_metric(&self, metric: MetricId, dir: PathBuf) -> Result<(Vec<crate::carbonara::Point>, MetricFiles, Vec<(String, String)>)> {
+        let names = list_names(&dir)?;
+        let mut points = Vec::new();
+        let mut files = Vec::with_capacity(names.len());
+        let mut corrupt = Vec::new();
+        for name in names {
+            let path = dir.join(&name);
+            let blob = match fs::read(&path) {
+                Ok(blob) => blob,
+                // Deleted by a concurrent expunge: nothing to process.
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(backend(path.display(), e)),
+            };
+            if !decode_into(&mut points, &blob, || path.display().to_string(), &mut corrupt) {
+                // Kept for inspection, out of the sack so it is not retried.
+                let aside = self.tmp.join(format!("corrupt-{}-{name}", metric.hyphenated()));
+                if fs::rename(&path, &aside).is_ok() {
+                    continue;
+                }
+            }
+            files.push(name);
+        }
+        Ok((points, MetricFiles { dir, files }, corrupt))
+    }
+
+    fn read_dirs(&self, dirs: Vec<(MetricId, PathBuf)>) -> Result<Pending> {
+        let read: Vec<_> = dirs.into_par_iter().map(|(metric, dir)| self.read_metric(metric, dir).map(|r| (metric, r))).collect::<Result<_>>()?;
+        let mut pending = Pending::default();
+        let mut receipts = Vec::with_capacity(read.len());
+        for (metric, (points, files, mut corrupt)) in read {
+            pending.metrics.push((metric, points));
+            receipts.push(files);
+            pending.corrupt.append(&mut corrupt);
+        }
+        pending.receipt = Receipt::Files(receipts);
+        Ok(pending)
+    }
+}
+
+impl Incoming for FileIncoming {
+    fn add_measures_batch(&self, batch: &[NewMeasures<'_>], _notify: bool) -> Result<()> {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        let suffix = utc_suffix(now);
+        let mut random = fs::File::open("/dev/urandom").map_err(|e| backend("/dev/urandom", e))?;
+        let names: Vec<String> = batch
+            .iter()
+            .map(|_| random_uuid4(&mut random).map(|u| u + &suffix))
+            .collect::<std::io::Result<_>>()
+            .map_err(|e| backend("/dev/urandom", e))?;
+        batch.par_iter().zip(names.par_iter()).try_for_each(|(new, name)| {
+            let dir = self.metric_dir(new.sack, new.metric);
+            let dest = dir.join(name);
+            match atomic_write(&self.tmp, &dest, new.blob) {
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    match fs::create_dir(&dir) {
+                        Err(e) if e.kind() != ErrorKind::AlreadyExists => return Err(backend(dir.display(), e)),
+                        _ => {}
+                    }
+                    atomic_write(&self.tmp, &dest, new.blob).map_err(|e| backend(dest.display(), e))
+                }
+                other => other.map_err(|e| backend(dest.display(), e)),
+            }
+        })
+    }
+
+    fn read_sack(&self, sack: &str) -> Result<Pending> {
+        let sack_dir = self.basepath.join(sack);
+        let mut dirs = Vec::new();
+        let mut unparsable = Vec::new();
+        for name in list_names(&sack_dir)? {
+            match MetricId::parse(&name) {
+                Some(metric) => dirs.push((metric, sack_dir.join(name))),
+                None => unparsable.push((sack_dir.join(&name).display().to_string(), "not a metric id".to_string())),
+            }
+        }
+        let mut pending = self.read_dirs(dirs)?;
+        pending.corrupt.extend(unparsable);
+        Ok(pending)
+    }
+
+    fn read_metrics(&self, metrics: &[(&str, MetricId)]) -> Result<Pending> {
+        self.read_dirs(metrics.iter().map(|&(sack, metric)| (metric, self.metric_dir(sack, metric))).collect())
+    }
+
+    fn delete_processed(&self, receipt: &Receipt) -> Result<()> {
+        let Receipt::Files(metrics) = receipt else { return Ok(()) };
+        metrics.par_iter().try_for_each(|m| {
+            for name in &m.files {
+                let path = m.dir.join(name);
+                match fs::remove_file(&path) {
+                    Err(e) if e.kind() != ErrorKind::NotFound => return Err(backend(path.display(), e)),
+                    _ => {}
+                }
+            }
+            // Fails while new blobs arrived since the read: they stay.
+            let _ = fs::remove_dir(&m.dir);
+            Ok(())
+        })
+    }
+
+    fn has_unprocessed(&self, sack: &str, metric: MetricId) -> Result<bool> {
+        Ok(self.metric_dir(sack, metric).is_dir())
+    }
+
+    fn delete_unprocessed(&self, sack: &str, metric: MetricId) -> Result<()> {
+        let dir = self.metric_dir(sack, metric);
+        let files = list_names(&dir)?;
+        self.delete_processed(&Receipt::Files(vec![MetricFiles { dir, files }]))
+    }
+
+    fn report(&self, sacks: &[String]) -> Result<Vec<(MetricId, usize)>> {
+        let per_sack: Vec<Vec<(MetricId, usize)>> = sacks
+            .par_iter()
+            .map(|sack| {
+                let sack_dir = self.basepath.join(sack);
+                let mut counts = Vec::new();
+                for name in list_names(&sack_dir)? {
+                    if let Some(metric) = MetricId::parse(&name) {
+                        counts.push((metric, list_names(&sack_dir.join(&name))?.len()));
+                    }
+                }
+                Ok(counts)
+            })
+            .collect::<Result<_>>()?;
+        Ok(per_sack.into_iter().flatten().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_names_like_strftime() {
+        assert_eq!(utc_suffix(0), "_19700101_00:00:00");
+        assert_eq!(utc_suffix(1_700_000_000), "_20231114_22:13:20");
+        assert_eq!(utc_suffix(951_782_400), "_20000229_00:00:00");
+    }
+}

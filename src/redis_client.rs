@@ -1,0 +1,257 @@
+//! A small Redis client: RESP2 over TCP or a unix socket, pipelines only.
+//! The storage and incoming backends send one pipeline per batch, so this
+//! is all they need; connections are pooled and dropped on any error.
+
+use crate::error::{backend, Error, Result};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
+use std::sync::Mutex;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Address {
+    Tcp { host: String, port: u16 },
+    Unix(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    pub address: Address,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub db: i64,
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Nil,
+    Integer(i64),
+    Bulk(Vec<u8>),
+    Status(String),
+    Array(Vec<Reply>),
+    Error(String),
+}
+
+impl Reply {
+    /// Bulk bytes, `None` for nil; anything else is a protocol surprise.
+    pub fn into_bytes(self) -> Result<Option<Vec<u8>>> {
+        match self {
+            Reply::Nil => Ok(None),
+            Reply::Bulk(b) => Ok(Some(b)),
+            Reply::Status(s) => Ok(Some(s.into_bytes())),
+            Reply::Error(e) => Err(Error::Backend(format!("redis: {e}"))),
+            other => Err(Error::Backend(format!("redis: unexpected reply {other:?}"))),
+        }
+    }
+
+    pub fn into_integer(self) -> Result<i64> {
+        match self {
+            Reply::Integer(i) => Ok(i),
+            Reply::Error(e) => Err(Error::Backend(format!("redis: {e}"))),
+            other => Err(Error::Backend(format!("redis: expected an integer, got {other:?}"))),
+        }
+    }
+
+    pub fn into_array(self) -> Result<Vec<Reply>> {
+        match self {
+            Reply::Array(items) => Ok(items),
+            Reply::Nil => Ok(Vec::new()),
+            Reply::Error(e) => Err(Error::Backend(format!("redis: {e}"))),
+            other => Err(Error::Backend(format!("redis: expected an array, got {other:?}"))),
+        }
+    }
+
+    /// Fails on an error reply, keeps anything else.
+    pub fn ok(self) -> Result<Reply> {
+        match self {
+            Reply::Error(e) => Err(Error::Backend(format!("redis: {e}"))),
+            other => Ok(other),
+        }
+    }
+}
+
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.flush(),
+            Stream::Unix(s) => s.flush(),
+        }
+    }
+}
+
+struct Connection {
+    reader: BufReader<Stream>,
+}
+
+/// Replies larger than this are refused instead of allocated: a split or
+/// a sack's measures are far smaller, so a larger length is corruption.
+const MAX_BULK: usize = 512 << 20;
+const MAX_ARRAY: usize = 1 << 28;
+
+impl Connection {
+    fn open(config: &RedisConfig) -> Result<Connection> {
+        let stream = match &config.address {
+            Address::Tcp { host, port } => {
+                let s = TcpStream::connect((host.as_str(), *port)).map_err(|e| backend(format!("redis {host}:{port}"), e))?;
+                s.set_nodelay(true).map_err(|e| backend("redis", e))?;
+                s.set_read_timeout(config.timeout).map_err(|e| backend("redis", e))?;
+                s.set_write_timeout(config.timeout).map_err(|e| backend("redis", e))?;
+                Stream::Tcp(s)
+            }
+            Address::Unix(path) => {
+                let s = UnixStream::connect(path).map_err(|e| backend(format!("redis {path}"), e))?;
+                s.set_read_timeout(config.timeout).map_err(|e| backend("redis", e))?;
+                s.set_write_timeout(config.timeout).map_err(|e| backend("redis", e))?;
+                Stream::Unix(s)
+            }
+        };
+        let mut conn = Connection { reader: BufReader::with_capacity(1 << 16, stream) };
+        let mut setup: Vec<Vec<Vec<u8>>> = Vec::new();
+        if let Some(password) = &config.password {
+            match &config.username {
+                Some(user) => setup.push(command(&[b"AUTH", user.as_bytes(), password.as_bytes()])),
+                None => setup.push(command(&[b"AUTH", password.as_bytes()])),
+            }
+        }
+        if config.db != 0 {
+            setup.push(command(&[b"SELECT", config.db.to_string().as_bytes()]));
+        }
+        for reply in conn.pipeline(&setup)? {
+            reply.ok()?;
+        }
+        Ok(conn)
+    }
+
+    fn pipeline(&mut self, commands: &[Vec<Vec<u8>>]) -> Result<Vec<Reply>> {
+        let mut out = Vec::with_capacity(commands.iter().map(|c| 16 + c.iter().map(|a| a.len() + 16).sum::<usize>()).sum());
+        for cmd in commands {
+            out.extend_from_slice(format!("*{}\r\n", cmd.len()).as_bytes());
+            for arg in cmd {
+                out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+                out.extend_from_slice(arg);
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        let stream = self.reader.get_mut();
+        stream.write_all(&out).and_then(|()| stream.flush()).map_err(|e| backend("redis write", e))?;
+        commands.iter().map(|_| self.read_reply()).collect()
+    }
+
+    fn read_line(&mut self) -> Result<Vec<u8>> {
+        let mut line = Vec::new();
+        let n = self.reader.read_until(b'\n', &mut line).map_err(|e| backend("redis read", e))?;
+        if n < 2 || !line.ends_with(b"\r\n") {
+            return Err(Error::Backend("redis: connection closed or malformed reply".into()));
+        }
+        line.truncate(line.len() - 2);
+        Ok(line)
+    }
+
+    fn read_reply(&mut self) -> Result<Reply> {
+        let line = self.read_line()?;
+        let (kind, rest) = line.split_first().ok_or_else(|| Error::Backend("redis: empty reply line".into()))?;
+        let text = || String::from_utf8_lossy(rest).into_owned();
+        let number = || -> Result<i64> {
+            std::str::from_utf8(rest)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| Error::Backend(format!("redis: bad length {:?}", String::from_utf8_lossy(rest))))
+        };
+        match kind {
+            b'+' => Ok(Reply::Status(text())),
+            b'-' => Ok(Reply::Error(text())),
+            b':' => Ok(Reply::Integer(number()?)),
+            b'$' => {
+                let len = number()?;
+                if len < 0 {
+                    return Ok(Reply::Nil);
+                }
+                let len = len as usize;
+                if len > MAX_BULK {
+                    return Err(Error::Backend(format!("redis: refusing a {len}-byte reply")));
+                }
+                let mut data = vec![0u8; len + 2];
+                self.reader.read_exact(&mut data).map_err(|e| backend("redis read", e))?;
+                data.truncate(len);
+                Ok(Reply::Bulk(data))
+            }
+            b'*' => {
+                let len = number()?;
+                if len < 0 {
+                    return Ok(Reply::Nil);
+                }
+                if len as usize > MAX_ARRAY {
+                    return Err(Error::Backend(format!("redis: refusing a {len}-item reply")));
+                }
+                (0..len).map(|_| self.read_reply()).collect::<Result<Vec<_>>>().map(Reply::Array)
+            }
+            other => Err(Error::Backend(format!("redis: unknown reply type {:?}", *other as char))),
+        }
+    }
+}
+
+/// Builds one command from its arguments.
+pub fn command(args: &[&[u8]]) -> Vec<Vec<u8>> {
+    args.iter().map(|a| a.to_vec()).collect()
+}
+
+pub struct RedisClient {
+    config: RedisConfig,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl RedisClient {
+    pub fn new(config: RedisConfig) -> RedisClient {
+        RedisClient { config, idle: Mutex::new(Vec::new()) }
+    }
+
+    pub fn config(&self) -> &RedisConfig {
+        &self.config
+    }
+
+    /// Sends every command in one write and reads every reply. Replies are
+    /// returned as they came (error replies included); a transport error
+    /// fails the whole pipeline and drops the connection.
+    pub fn pipeline(&self, commands: &[Vec<Vec<u8>>]) -> Result<Vec<Reply>> {
+        if commands.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let mut conn = match pooled {
+            Some(conn) => conn,
+            None => Connection::open(&self.config)?,
+        };
+        let replies = conn.pipeline(commands)?;
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(conn);
+        }
+        Ok(replies)
+    }
+
+    pub fn query(&self, args: &[&[u8]]) -> Result<Reply> {
+        let mut replies = self.pipeline(&[command(args)])?;
+        replies.pop().ok_or_else(|| Error::Backend("redis: no reply".into()))?.ok()
+    }
+}

@@ -1,0 +1,200 @@
+//! The file backend: upstream's directory layout under `file_basepath`.
+//!
+//! Every write goes to a temporary file in `<basepath>/tmp` and is renamed
+//! into place, the raw series included (upstream writes that one in place),
+//! so a writer killed at any instant leaves either the old or the new
+//! file, never a torn one. Nothing is fsynced, as upstream: a rename
+//! survives a killed process, not a power cut.
+
+use super::{MetricId, MetricLayout, SeriesRef, SplitKey, SplitRef, SplitWrite, Store};
+use crate::error::{backend, Result};
+use rayon::prelude::*;
+use std::fs;
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug)]
+pub struct FileStore {
+    basepath: PathBuf,
+    tmp: PathBuf,
+    subdir_len: usize,
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `data` to `dest` through a temporary file in `tmp_dir`.
+pub fn atomic_write(tmp_dir: &Path, dest: &Path, data: &[u8]) -> std::io::Result<()> {
+    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp = tmp_dir.join(format!("gnocchi-rs.{}.{n}", std::process::id()));
+    let written = fs::File::create(&tmp).and_then(|mut f| f.write_all(data));
+    let renamed = written.and_then(|()| fs::rename(&tmp, dest));
+    if renamed.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    renamed
+}
+
+fn read_if_exists(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    match fs::read(path) {
+        Ok(data) => Ok(Some(data)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+impl FileStore {
+    pub fn new(basepath: impl Into<PathBuf>, subdir_len: usize) -> FileStore {
+        let basepath = basepath.into();
+        let tmp = basepath.join("tmp");
+        FileStore { basepath, tmp, subdir_len }
+    }
+
+    /// `<basepath>/<hex in subdir_len chunks>/<uuid>`.
+    pub fn metric_dir(&self, metric: MetricId) -> PathBuf {
+        let mut path = self.basepath.clone();
+        if self.subdir_len > 0 {
+            let hex = metric.hex();
+            for chunk in hex.as_bytes().chunks(self.subdir_len) {
+                // Hex digits are ASCII, so every chunk is valid UTF-8.
+                path.push(std::str::from_utf8(chunk).unwrap_or_default());
+            }
+        }
+        path.push(metric.hyphenated());
+        path
+    }
+
+    fn method_dir(&self, metric: MetricId, method: &str) -> PathBuf {
+        self.metric_dir(metric).join(format!("agg_{method}"))
+    }
+
+    fn split_path(&self, split: &SplitRef<'_>) -> PathBuf {
+        self.method_dir(split.metric, split.method)
+            .join(format!("{}_{}_v3", split.key.key_str(), split.key.sampling_str()))
+    }
+
+    fn raw_path(&self, metric: MetricId) -> PathBuf {
+        self.metric_dir(metric).join(super::RAW_FIELD)
+    }
+
+    fn create_metric(&self, layout: &MetricLayout<'_>) -> std::io::Result<()> {
+        let dir = self.metric_dir(layout.metric);
+        fs::DirBuilder::new().recursive(true).create(&dir)?;
+        for method in layout.methods {
+            match fs::create_dir(dir.join(format!("agg_{method}"))) {
+                Err(e) if e.kind() != ErrorKind::AlreadyExists => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn list_one(&self, metric: MetricId, series: &[SeriesRef<'_>]) -> Result<Option<Vec<Vec<SplitKey>>>> {
+        let mut keys = vec![Vec::new(); series.len()];
+        let mut methods: Vec<&str> = series.iter().map(|s| s.method).collect();
+        methods.sort_unstable();
+        methods.dedup();
+        for method in methods {
+            let dir = self.method_dir(metric, method);
+            let entries = match fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(backend(dir.display(), e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| backend(dir.display(), e))?;
+                let name = entry.file_name();
+                // Names of other versions or shapes are ignored, as upstream does.
+                let Some((key, granularity)) = name.to_str().and_then(parse_file_split) else { continue };
+                if let Some(i) = series.iter().position(|s| s.method == method && s.granularity == granularity) {
+                    keys[i].push(SplitKey::new(key, granularity));
+                }
+            }
+        }
+        for k in &mut keys {
+            k.sort_unstable();
+        }
+        Ok(Some(keys))
+    }
+}
+
+/// File split names carry no method: `<key>_<granularity>_v3`.
+fn parse_file_split(name: &str) -> Option<(i64, i64)> {
+    let mut parts = name.split('_');
+    let key = parts.next()?;
+    let granularity = parts.next()?;
+    if parts.next()? != "v3" || parts.next().is_some() {
+        return None;
+    }
+    let key = crate::carbonara::split::parse_key_str(key).ok()?;
+    let granularity = crate::carbonara::split::parse_sampling_str(granularity).ok()?;
+    Some((key, granularity))
+}
+
+impl Store for FileStore {
+    fn write_full(&self) -> bool {
+        true
+    }
+
+    fn get_or_create_raw(&self, metrics: &[MetricLayout<'_>]) -> Result<Vec<Option<Vec<u8>>>> {
+        metrics
+            .par_iter()
+            .map(|layout| {
+                let path = self.raw_path(layout.metric);
+                match read_if_exists(&path).map_err(|e| backend(path.display(), e))? {
+                    Some(data) => Ok(Some(data)),
+                    None => {
+                        self.create_metric(layout).map_err(|e| backend(path.display(), e))?;
+                        Ok(None)
+                    }
+                }
+            })
+            .collect()
+    }
+
+    fn store_raw(&self, metrics_and_data: &[(MetricId, Vec<u8>)]) -> Result<()> {
+        metrics_and_data.par_iter().try_for_each(|(metric, data)| {
+            let dest = self.raw_path(*metric);
+            atomic_write(&self.tmp, &dest, data).map_err(|e| backend(dest.display(), e))
+        })
+    }
+
+    fn list_split_keys(&self, requests: &[(MetricId, Vec<SeriesRef<'_>>)]) -> Result<Vec<Option<Vec<Vec<SplitKey>>>>> {
+        requests.par_iter().map(|(metric, series)| self.list_one(*metric, series)).collect()
+    }
+
+    fn get_splits(&self, splits: &[SplitRef<'_>]) -> Result<Vec<Option<Vec<u8>>>> {
+        splits
+            .par_iter()
+            .map(|split| {
+                let path = self.split_path(split);
+                read_if_exists(&path).map_err(|e| backend(path.display(), e))
+            })
+            .collect()
+    }
+
+    fn store_splits(&self, writes: &[SplitWrite<'_>]) -> Result<()> {
+        writes.par_iter().try_for_each(|write| {
+            let dest = self.split_path(&write.split);
+            atomic_write(&self.tmp, &dest, &write.data).map_err(|e| backend(dest.display(), e))
+        })
+    }
+
+    fn delete_splits(&self, splits: &[SplitRef<'_>]) -> Result<()> {
+        splits.par_iter().try_for_each(|split| {
+            let path = self.split_path(split);
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != ErrorKind::NotFound => Err(backend(path.display(), e)),
+                _ => Ok(()),
+            }
+        })
+    }
+
+    fn delete_metric(&self, metric: MetricId) -> Result<()> {
+        let dir = self.metric_dir(metric);
+        match fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != ErrorKind::NotFound => Err(backend(dir.display(), e)),
+            _ => Ok(()),
+        }
+    }
+}
