@@ -39,6 +39,21 @@ _PIPELINE_HOOKS = (
 )
 
 
+# The same goes for upstream's Carbonara codecs, which upstream's tests
+# replace to simulate corrupt blobs.
+_CODECS = {
+    (cls, name): getattr(cls, name)
+    for cls in (upstream_carbonara.AggregatedTimeSerie,
+                upstream_carbonara.BoundTimeSerie)
+    for name in ("unserialize", "serialize")
+}
+
+
+def _codecs_replaced():
+    return any(getattr(cls, name) != original
+               for (cls, name), original in _CODECS.items())
+
+
 def _ns(value):
     """timedelta64/datetime64 → int ns (None stays None)."""
     if value is None:
@@ -76,7 +91,8 @@ class NativeStorageMixin:
         raise NotImplementedError
 
     def _hooked(self):
-        return any(name in self.__dict__ for name in _PIPELINE_HOOKS)
+        return (any(name in self.__dict__ for name in _PIPELINE_HOOKS)
+                or _codecs_replaced())
 
     # -- the metricd pipeline -------------------------------------------------
 
@@ -153,13 +169,14 @@ class NativeStorageMixin:
         for (metric, aggregation), words in zip(owners, series):
             if words is None:
                 raise storage.MetricDoesNotExist(metric)
-            ts = _series(words)
+            ts, series_aggregation = _series(words), aggregation
             if resample:
                 resampled = rs_carbonara.AggregatedTimeSerie(
                     aggregation, ts).resample(resample)
-                aggregation, ts = resampled.aggregation, resampled.ts
+                series_aggregation, ts = resampled.aggregation, resampled.ts
+            # Keyed by the aggregation asked for, even when resampled.
             results[metric][aggregation] = (
-                upstream_carbonara.AggregatedTimeSerie(aggregation, ts)
+                upstream_carbonara.AggregatedTimeSerie(series_aggregation, ts)
                 .fetch(from_timestamp, to_timestamp))
         return results
 
