@@ -40,16 +40,17 @@ def update_metrics_after_processing(index, newest_by_metric):
     truncated = [m.id for m in newest_by_metric
                  if m.needs_raw_data_truncation]
     now = datetime.datetime.utcnow()
+    values = {"last_measure_timestamp": now}
+    if truncated:
+        values["needs_raw_data_truncation"] = sqlalchemy.case(
+            (models.Metric.id.in_(truncated), sqlalchemy.false()),
+            else_=models.Metric.needs_raw_data_truncation)
     with index.facade.writer() as session:
-        if truncated:
-            session.execute(
-                sqlalchemy.update(models.Metric)
-                .where(models.Metric.id.in_(truncated))
-                .values(needs_raw_data_truncation=False))
         session.execute(
             sqlalchemy.update(models.Metric)
             .where(models.Metric.id.in_(ids))
-            .values(last_measure_timestamp=now))
+            .values(**values)
+            .execution_options(synchronize_session=False))
 
     newest_by_resource = {}
     for metric, newest in newest_by_metric.items():

@@ -102,14 +102,19 @@ class NativeStorageMixin:
                 metrics_and_measures, indexer_driver)
         policies, policy_index, batch = [], {}, []
         metrics = list(metrics_and_measures)
+        by_object = {}
         for metric in metrics:
             ap = metric.archive_policy
-            spec = _policy_tuple(ap)
-            key = repr(spec)
-            if key not in policy_index:
-                policy_index[key] = len(policies)
-                policies.append(spec)
-            batch.append((metric.id.bytes, policy_index[key],
+            # Metrics loaded together share their policy object.
+            index = by_object.get(id(ap))
+            if index is None:
+                spec = _policy_tuple(ap)
+                key = repr(spec)
+                if key not in policy_index:
+                    policy_index[key] = len(policies)
+                    policies.append(spec)
+                index = by_object[id(ap)] = policy_index[key]
+            batch.append((metric.id.bytes, index,
                           _records(metrics_and_measures[metric])))
         outcomes, timings = self._native_store().process(policies, batch)
 

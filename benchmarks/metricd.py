@@ -1,0 +1,231 @@
+"""metricd side by side: upstream's storage/incoming drivers against the
+gnocchi-rs drivers on the same backend, in one run.
+
+The seed scenario: N metrics (2000 by default) each receive 60 new points
+(one per second... of a minute each, as a collector sends them), then
+every sack is processed through upstream's own Chef (sack lock, indexer
+lookup, add_measures_to_metrics, delete), with a real PostgreSQL indexer.
+A first round creates the archives (not measured); the measured round
+folds 60 more points per metric into them.
+
+Each driver runs in its own process, so peak memory is its own. CPU is
+that process's user+system time plus the PostgreSQL server's, read from
+/proc. Prints metrics/s, CPU ms per metric, peak RSS, and the ratios.
+
+Usage: python benchmarks/metricd.py [--metrics N] [--backends file,redis]
+Needs tools/services.sh (it starts PostgreSQL and Redis itself), or
+GNOCCHI_RS_PG_URL / GNOCCHI_RS_REDIS_URL to use running servers.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+POINTS = 60
+
+
+def services_start(name, workdir):
+    out = subprocess.run(["bash", os.path.join(ROOT, "tools", "services.sh"),
+                          "start", name, workdir], check=True,
+                         capture_output=True, text=True).stdout
+    env = {}
+    for line in out.splitlines():
+        if line.startswith("export "):
+            k, _, v = line[7:].partition("=")
+            env[k] = v.strip("'\"")
+    return env
+
+
+def postgres_cpu_seconds():
+    """CPU time of every postgres process (the indexer's share)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        if name.startswith("postgres"):
+            fields = stat[stat.rindex(")") + 2:].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def worker(args):
+    """One driver, one process: set up, first round, measured round."""
+    os.environ["GNOCCHI_INDEXER_URL"] = args.indexer_url
+    import numpy
+    from oslo_config import cfg
+    from gnocchi import archive_policy, chef, incoming, indexer, service
+    from gnocchi import storage
+    from tooz import coordination
+
+    conf = service.prepare_service(args=[], conf=cfg.ConfigOpts(),
+                                   log_to_std=False, logging_level="WARNING")
+    conf.set_override("url", args.indexer_url, "indexer")
+    conf.set_override("driver", args.driver, "storage")
+    conf.set_override("driver", args.driver, "incoming")
+    conf.set_override("file_basepath", args.basepath, "storage")
+    conf.set_override("file_basepath", args.basepath, "incoming")
+    if args.redis_url:
+        conf.set_override("redis_url", args.redis_url, "storage")
+        conf.set_override("redis_url", args.redis_url, "incoming")
+    index = indexer.get_driver(conf)
+    store = storage.get_driver(conf)
+    inc = incoming.get_driver(conf)
+    store.upgrade()
+    inc.upgrade(128)
+    coord = coordination.get_coordinator(
+        "file://" + os.path.join(args.basepath, "locks"), b"bench")
+    coord.start(start_heart=True)
+    the_chef = chef.Chef(coord, inc, index, store)
+
+    metric_ids = [uuid.UUID(m) for m in json.loads(args.metrics)]
+    rng = numpy.random.default_rng(1)
+
+    def post_round(start):
+        batch = {}
+        for m in metric_ids:
+            stamps = (numpy.datetime64(start, "s")
+                      + numpy.arange(POINTS) * numpy.timedelta64(1, "s"))
+            batch[m] = [incoming.Measure(t, v) for t, v in
+                        zip(stamps, rng.normal(50, 10, POINTS))]
+        inc.add_measures_batch(batch)
+
+    def process_all():
+        for sack in inc.iter_sacks():
+            the_chef.process_new_measures_for_sack(sack, blocking=True,
+                                                   sync=True)
+
+    post_round(1_700_000_000)
+    process_all()
+    post_round(1_700_000_060)
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    pg0 = postgres_cpu_seconds()
+    wall0 = time.perf_counter()
+    if os.environ.get("GNOCCHI_RS_BENCH_PROFILE"):
+        import cProfile
+        cProfile.runctx("process_all()", globals(), locals(),
+                        os.environ["GNOCCHI_RS_BENCH_PROFILE"] + "." + args.driver)
+    else:
+        process_all()
+    wall = time.perf_counter() - wall0
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    pg = postgres_cpu_seconds() - pg0
+    assert inc.measures_report(False)["summary"]["measures"] == 0
+    coord.stop()
+    print(json.dumps({
+        "wall": wall,
+        "cpu": (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime),
+        "pg_cpu": pg,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }))
+
+
+def create_metrics(indexer_url, n):
+    os.environ["GNOCCHI_INDEXER_URL"] = indexer_url
+    from oslo_config import cfg
+    from gnocchi import archive_policy, indexer, service
+    conf = service.prepare_service(args=[], conf=cfg.ConfigOpts(),
+                                   log_to_std=False, logging_level="WARNING")
+    conf.set_override("url", indexer_url, "indexer")
+    index = indexer.get_driver(conf)
+    index.upgrade()
+    name = "bench-%s" % uuid.uuid4().hex[:8]
+    index.create_archive_policy(archive_policy.ArchivePolicy(
+        name, 0, [{"granularity": 60, "points": 60 * 24 * 7},
+                  {"granularity": 3600, "points": 24 * 365}],
+        ["mean", "min", "max", "sum", "std", "count"]))
+    creator = str(uuid.uuid4())
+    ids = []
+    for _ in range(n):
+        m = index.create_metric(uuid.uuid4(), creator, name)
+        ids.append(str(m.id))
+    return ids
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--metrics", type=int, default=2000)
+    parser.add_argument("--backends", default="file,redis")
+    parser.add_argument("--worker", action="store_true",
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--driver", help=argparse.SUPPRESS)
+    parser.add_argument("--basepath", help=argparse.SUPPRESS)
+    parser.add_argument("--indexer-url", help=argparse.SUPPRESS)
+    parser.add_argument("--redis-url", help=argparse.SUPPRESS)
+    args, _ = parser.parse_known_args()
+    if args.worker:
+        args.metrics = sys.stdin.read()
+        return worker(args)
+
+    workdir = tempfile.mkdtemp(prefix="gnocchi-rs-bench-")
+    started = []
+    try:
+        pg_url = os.environ.get("GNOCCHI_RS_PG_SQLALCHEMY_URL") or \
+            os.environ.get("GNOCCHI_RS_PG_URL")
+        if not pg_url:
+            env = services_start("postgresql", workdir)
+            started.append("postgresql")
+            pg_url = env.get("GNOCCHI_RS_PG_SQLALCHEMY_URL",
+                             env["GNOCCHI_RS_PG_URL"])
+        redis_url = os.environ.get("GNOCCHI_RS_REDIS_URL")
+        backends = args.backends.split(",")
+        if "redis" in backends and not redis_url:
+            redis_url = services_start("redis", workdir)["GNOCCHI_RS_REDIS_URL"]
+        results = {}
+        for backend in backends:
+            for driver in (backend, "rs-" + backend):
+                ids = create_metrics(pg_url, args.metrics)
+                basepath = tempfile.mkdtemp(dir=workdir)
+                if backend == "redis":
+                    subprocess.run(["redis-cli", "-u", redis_url, "flushall"],
+                                   check=True, capture_output=True)
+                out = subprocess.run(
+                    [sys.executable, __file__, "--worker", "--driver", driver,
+                     "--basepath", basepath, "--indexer-url", pg_url]
+                    + (["--redis-url", redis_url] if redis_url else []),
+                    input=json.dumps(ids), capture_output=True, text=True)
+                if out.returncode != 0:
+                    sys.stderr.write(out.stderr)
+                    raise SystemExit("%s worker failed" % driver)
+                results[driver] = json.loads(out.stdout.strip().splitlines()[-1])
+        n = args.metrics
+        print("metricd: %d metrics x %d new points each, one pass over 128 "
+              "sacks, PostgreSQL indexer" % (n, POINTS))
+        print("%-10s %12s %16s %16s %12s" % (
+            "driver", "metrics/s", "CPU ms/metric", "(of which DB)",
+            "peak RSS MB"))
+        for driver, r in results.items():
+            cpu = r["cpu"] + r["pg_cpu"]
+            print("%-10s %12.0f %16.3f %16.3f %12.1f" % (
+                driver, n / r["wall"], 1000 * cpu / n, 1000 * r["pg_cpu"] / n,
+                r["peak_rss_mb"]))
+        for backend in backends:
+            up, rs = results[backend], results["rs-" + backend]
+            print("%s: rs-%s uses %.1fx less CPU per metric (target 50x), "
+                  "%.2fx the peak memory (target <= 0.5x), %.1fx the "
+                  "throughput" % (
+                      backend, backend,
+                      (up["cpu"] + up["pg_cpu"]) / (rs["cpu"] + rs["pg_cpu"]),
+                      rs["peak_rss_mb"] / up["peak_rss_mb"],
+                      up["wall"] / rs["wall"]))
+    finally:
+        subprocess.run(["bash", os.path.join(ROOT, "tools", "services.sh"),
+                        "stop", workdir], capture_output=True)
+
+
+if __name__ == "__main__":
+    main()
