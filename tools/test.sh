@@ -1,17 +1,48 @@
 #!/usr/bin/env bash
-# Everything the tests need, then every test: the Rust core (cargo test,
-# no Python) and the Python suites (pytest: upstream's test_carbonara on our
-# core, differential tests against upstream, the shared vectors).
-set -euo pipefail
+# Everything the tests need, then every test:
+#   1. system services from Debian packages (PostgreSQL, Redis);
+#   2. gnocchi-rs and the test dependencies in .venv-test (one release build);
+#   3. cargo test (the pure Rust core, no Python);
+#   4. pytest: drop-in carbonara, differential tests against upstream, the
+#      shared vectors, the drivers against upstream's on real file trees and
+#      a real redis-server, the SIGKILL test;
+#   5. upstream Gnocchi's own unit + gabbi suites with rs-file and rs-redis
+#      aliased in for file and redis, against PostgreSQL.
+# Exits non-zero when anything failed; the last lines summarise each part.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 
 export GNOCCHI_RS_VENV=${GNOCCHI_RS_TEST_VENV:-.venv-test}
 export GNOCCHI_RS_EXTRAS=test
+
+bash tools/services.sh install postgresql redis || exit 1
 # Builds the extension once, in release mode (pyproject.toml's profile).
-bash tools/install.sh
+bash tools/install.sh || exit 1
+
+declare -a summary
+failed=0
+record() {  # name, rc, summary line
+    summary+=("$1: $3")
+    [ "$2" -eq 0 ] || failed=1
+}
 
 echo "== cargo test (pure core)"
-cargo test --release --quiet
+cargo test --release --quiet 2>&1 | tee /tmp/gnocchi-rs-cargo.log
+rc=${PIPESTATUS[0]}
+record "cargo test" "$rc" "$(grep -E '^test result' /tmp/gnocchi-rs-cargo.log | awk '{p+=$4; f+=$6} END {print p " passed, " f " failed"}')"
 
-echo "== pytest (bindings, drop-in, differential, vectors)"
-exec "$GNOCCHI_RS_VENV/bin/python" -m pytest -q -p no:cacheprovider tests "$@"
+echo "== pytest (bindings, drop-in, differential, vectors, drivers, kill)"
+"$GNOCCHI_RS_VENV/bin/python" -m pytest -q -p no:cacheprovider tests "$@" 2>&1 | tee /tmp/gnocchi-rs-pytest.log
+rc=${PIPESTATUS[0]}
+record "pytest" "$rc" "$(tail -1 /tmp/gnocchi-rs-pytest.log)"
+
+for alias in file=rs-file redis=rs-redis; do
+    echo "== upstream gnocchi 4.7.1 unit + gabbi suites, $alias"
+    bash tools/run-upstream-suite.sh --venv "$GNOCCHI_RS_VENV" --alias "$alias" 2>&1 | tee /tmp/gnocchi-rs-upstream.log
+    rc=${PIPESTATUS[0]}
+    record "upstream suites ($alias)" "$rc" "$(tail -1 /tmp/gnocchi-rs-upstream.log)"
+done
+
+echo "== summary"
+printf '%s\n' "${summary[@]}"
+exit "$failed"
