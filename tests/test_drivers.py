@@ -315,3 +315,27 @@ def test_empty_measures_are_skipped(tmp_path, workload):
                                ("values", "<d")])
     storage.add_measures_to_metrics({metrics[0]: empty}, h.IndexerLog())
     assert storage.statistics["processed measures"] == 0
+
+
+def test_redis_bad_blob_spoils_only_itself(redis_url, tmp_path, workload,
+                                           caplog):
+    metrics, batches = workload
+    backend = Backend("redis", tmp_path, redis_url)
+    conf = backend.fresh()
+    storage, incoming = backend.drivers(conf, "rs")
+    victim = metrics[1]
+    incoming.add_measures_batch({victim.id: batches[0][victim.id]})
+    key = "%s:%s" % (incoming.sack_for_metric(victim.id), victim.id)
+    redis_py.Redis.from_url(redis_url).rpush(key, b"x" * 17)
+    incoming.add_measures_batch({victim.id: batches[1][victim.id]})
+    with caplog.at_level(logging.ERROR):
+        h.process_all(incoming, storage, metrics)
+    assert "Unable to decode measures" in " ".join(
+        r.getMessage() for r in caplog.records)
+    assert not incoming.has_unprocessed(victim.id)
+    # Both good blobs were processed: the newest measure of each is there.
+    newest = max(m.timestamp for m in batches[1][victim.id])
+    mean_1s = [a for a in victim.archive_policy.aggregations
+               if a.method == "mean"][0]
+    ts = storage.get_aggregated_measures({victim: [mean_1s]})[victim][mean_1s]
+    assert ts.ts["timestamps"][-1] == newest.astype("datetime64[s]")

@@ -197,6 +197,21 @@ class NativeStorageMixin:
              for m in metrics])
         return dict(zip(metrics, raws))
 
+    # The janitor's raw-data cleanup calls the unbatched forms.
+    def _get_or_create_unaggregated_timeseries_unbatched(self, metric,
+                                                         version=3):
+        if version != 3:
+            return super()._get_or_create_unaggregated_timeseries_unbatched(
+                metric, version)
+        return self._get_or_create_unaggregated_timeseries([metric])[metric]
+
+    def _store_unaggregated_timeseries_unbatched(self, metric, data,
+                                                 version=3):
+        if version != 3:
+            return super()._store_unaggregated_timeseries_unbatched(
+                metric, data, version)
+        self._store_unaggregated_timeseries([(metric, data)])
+
     def _store_unaggregated_timeseries(self, metrics_and_data, version=3):
         if version != 3:
             return super()._store_unaggregated_timeseries(

@@ -121,15 +121,20 @@ impl Incoming for FileIncoming {
         batch.par_iter().zip(names.par_iter()).try_for_each(|(new, name)| {
             let dir = self.metric_dir(new.sack, new.metric);
             let dest = dir.join(name);
-            match atomic_write(&self.tmp, &dest, new.blob) {
-                Err(e) if e.kind() == ErrorKind::NotFound => {
-                    match fs::create_dir(&dir) {
-                        Err(e) if e.kind() != ErrorKind::AlreadyExists => return Err(backend(dir.display(), e)),
-                        _ => {}
+            // The metric directory comes and goes (metricd removes it once
+            // empty), so create it and try again until the rename lands.
+            let mut attempts = 0;
+            loop {
+                match atomic_write(&self.tmp, &dest, new.blob) {
+                    Err(e) if e.kind() == ErrorKind::NotFound && attempts < 100 => {
+                        attempts += 1;
+                        match fs::create_dir(&dir) {
+                            Err(e) if e.kind() != ErrorKind::AlreadyExists => return Err(backend(dir.display(), e)),
+                            _ => {}
+                        }
                     }
-                    atomic_write(&self.tmp, &dest, new.blob).map_err(|e| backend(dest.display(), e))
+                    other => return other.map_err(|e| backend(dest.display(), e)),
                 }
-                other => other.map_err(|e| backend(dest.display(), e)),
             }
         })
     }

@@ -11,8 +11,9 @@ use crate::storage::MetricId;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-/// For each key: its length and its items concatenated. With no key
-/// given, every list of the sack named by ARGV[1].
+/// For each key: its length and its items (kept apart, so that one bad
+/// blob does not spoil the others). With no key given, every list of the
+/// sack named by ARGV[1].
 const READ_LISTS: &[u8] = br#"
 local keys = KEYS
 if #keys == 0 then keys = redis.call("KEYS", ARGV[1] .. ":*") end
@@ -20,7 +21,7 @@ local out = {}
 for _, key in ipairs(keys) do
     local n = redis.call("LLEN", key)
     if n > 0 then
-        out[#out + 1] = {key, n, table.concat(redis.call("LRANGE", key, 0, n - 1), "")}
+        out[#out + 1] = {key, n, redis.call("LRANGE", key, 0, n - 1)}
     end
 end
 return out
@@ -53,12 +54,11 @@ impl RedisIncoming {
         let mut trims = Vec::new();
         for entry in reply.ok()?.into_array()? {
             let mut fields = entry.into_array()?.into_iter();
-            let (Some(key), Some(count), Some(blob)) = (fields.next(), fields.next(), fields.next()) else {
+            let (Some(key), Some(count), Some(items)) = (fields.next(), fields.next(), fields.next()) else {
                 return Err(Error::Backend("redis: malformed sack read".into()));
             };
             let key = key.into_bytes()?.unwrap_or_default();
             let count = count.into_integer()?;
-            let blob = blob.into_bytes()?.unwrap_or_default();
             // Trimmed with the rest whatever happens: a list that cannot be
             // parsed would otherwise block its metric for ever.
             trims.push((key.clone(), count));
@@ -67,9 +67,12 @@ impl RedisIncoming {
                 continue;
             };
             let mut points = Vec::new();
-            if decode_into(&mut points, &blob, || String::from_utf8_lossy(&key).into_owned(), &mut pending.corrupt) {
-                pending.metrics.push((metric, points));
+            for (i, blob) in items.into_array()?.into_iter().enumerate() {
+                let blob = blob.into_bytes()?.unwrap_or_default();
+                let origin = || format!("{}[{i}]", String::from_utf8_lossy(&key));
+                decode_into(&mut points, &blob, origin, &mut pending.corrupt);
             }
+            pending.metrics.push((metric, points));
         }
         pending.receipt = Receipt::RedisLists(trims);
         Ok(pending)

@@ -45,7 +45,7 @@ fn redis_client(
         (None, Some(path)) => Address::Unix(path),
         (None, None) => return Err(PyValueError::new_err("a Redis host or unix socket path is required")),
     };
-    let timeout = socket_timeout.filter(|t| *t > 0.0).map(Duration::from_secs_f64);
+    let timeout = socket_timeout.filter(|t| *t > 0.0).and_then(|t| Duration::try_from_secs_f64(t).ok());
     Ok(Arc::new(RedisClient::new(RedisConfig { address, username, password, db, timeout })))
 }
 

@@ -10,9 +10,11 @@ use super::{MetricId, MetricLayout, SeriesRef, SplitKey, SplitRef, SplitWrite, S
 use crate::error::{backend, Result};
 use rayon::prelude::*;
 use std::fs;
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Debug)]
 pub struct FileStore {
@@ -23,12 +25,38 @@ pub struct FileStore {
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Writes `data` to `dest` through a temporary file in `tmp_dir`.
+/// A token drawn once per process: pids repeat across containers and
+/// hosts sharing a volume, so the pid alone does not make names unique.
+fn process_token() -> u64 {
+    static TOKEN: OnceLock<u64> = OnceLock::new();
+    *TOKEN.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        let from_urandom = fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+        let clock = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+        if from_urandom.is_ok() {
+            u64::from_le_bytes(bytes)
+        } else {
+            clock ^ u64::from(std::process::id()).rotate_left(32)
+        }
+    })
+}
+
+/// Writes `data` to `dest` through a temporary file in `tmp_dir`. The
+/// temporary file is created exclusively, so two writers never share one.
 pub fn atomic_write(tmp_dir: &Path, dest: &Path, data: &[u8]) -> std::io::Result<()> {
-    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = tmp_dir.join(format!("gnocchi-rs.{}.{n}", std::process::id()));
-    let written = fs::File::create(&tmp).and_then(|mut f| f.write_all(data));
-    let renamed = written.and_then(|()| fs::rename(&tmp, dest));
+    let (tmp, mut file) = loop {
+        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tmp = tmp_dir.join(format!("gnocchi-rs.{}.{:016x}.{n}", std::process::id(), process_token()));
+        match fs::OpenOptions::new().write(true).create_new(true).open(&tmp) {
+            Ok(file) => break (tmp, file),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    let renamed = file.write_all(data).and_then(|()| {
+        drop(file);
+        fs::rename(&tmp, dest)
+    });
     if renamed.is_err() {
         let _ = fs::remove_file(&tmp);
     }
@@ -106,7 +134,7 @@ impl FileStore {
                 let name = entry.file_name();
                 // Names of other versions or shapes are ignored, as upstream does.
                 let Some((key, granularity)) = name.to_str().and_then(parse_file_split) else { continue };
-                if let Some(i) = series.iter().position(|s| s.method == method && s.granularity == granularity) {
+                for (i, _) in series.iter().enumerate().filter(|(_, s)| s.method == method && s.granularity == granularity) {
                     keys[i].push(SplitKey::new(key, granularity));
                 }
             }

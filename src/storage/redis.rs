@@ -77,7 +77,9 @@ impl Store for RedisStore {
                     let Some((key, method, granularity)) = std::str::from_utf8(&field).ok().and_then(parse_split_field) else {
                         continue;
                     };
-                    if let Some(i) = series.iter().position(|s| s.method == method && s.granularity == granularity) {
+                    for (i, _) in
+                        series.iter().enumerate().filter(|(_, s)| s.method == method && s.granularity == granularity)
+                    {
                         keys[i].push(SplitKey::new(key, granularity));
                     }
                 }
