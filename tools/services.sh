@@ -159,11 +159,12 @@ do_install() {
 
 pg_bindir() {
     local d=${PG_BINDIR:-}
-    if [ -z "$d" ]; then
-        d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    if [ -z "$d" ]; then   # newest installed major version
+        d=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
     fi
-    [ -n "$d" ] && [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] ||
+    if [ ! -x "$d/initdb" ] || [ ! -x "$d/pg_ctl" ]; then
         die "PostgreSQL server binaries not found (run: $0 install postgresql, or set PG_BINDIR)"
+    fi
     echo "$d"
 }
 
@@ -263,6 +264,7 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 EOF
+    # shellcheck disable=SC2094  # pg_ctl's own messages and the server's share the log
     as_pg "$bindir/pg_ctl" start -D "$data" -l "$logf" -w -t "$TIMEOUT" \
         </dev/null >>"$logf" 2>&1 || { show_log_tail "$logf"; die "postgresql did not start"; }
 
@@ -316,8 +318,9 @@ redis_pid() {
 
 start_redis() {
     local base=$DIR/redis port logf n
-    command -v redis-server >/dev/null && command -v redis-cli >/dev/null ||
+    if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
         die "redis-server/redis-cli not found (run: $0 install redis)"
+    fi
     logf=$base/redis.log
     if redis_pid >/dev/null; then
         log "redis already running in $base"
