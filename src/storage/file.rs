@@ -133,7 +133,7 @@ impl FileStore {
                 let entry = entry.map_err(|e| backend(dir.display(), e))?;
                 let name = entry.file_name();
                 // Names of other versions or shapes are ignored, as upstream does.
-                let Some((key, granularity)) = name.to_str().and_then(parse_file_split) else { continue };
+                let Some((key, granularity)) = name.to_str().and_then(super::parse_split_name) else { continue };
                 for (i, _) in series.iter().enumerate().filter(|(_, s)| s.method == method && s.granularity == granularity) {
                     keys[i].push(SplitKey::new(key, granularity));
                 }
@@ -144,19 +144,6 @@ impl FileStore {
         }
         Ok(Some(keys))
     }
-}
-
-/// File split names carry no method: `<key>_<granularity>_v3`.
-fn parse_file_split(name: &str) -> Option<(i64, i64)> {
-    let mut parts = name.split('_');
-    let key = parts.next()?;
-    let granularity = parts.next()?;
-    if parts.next()? != "v3" || parts.next().is_some() {
-        return None;
-    }
-    let key = crate::carbonara::split::parse_key_str(key).ok()?;
-    let granularity = crate::carbonara::split::parse_sampling_str(granularity).ok()?;
-    Some((key, granularity))
 }
 
 impl Store for FileStore {

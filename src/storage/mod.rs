@@ -120,16 +120,31 @@ pub const RAW_FIELD: &str = "none_v3";
 /// granularity); `None` for names of other versions or shapes, which
 /// upstream ignores.
 pub fn parse_split_field(name: &str) -> Option<(i64, &str, i64)> {
-    let mut parts = name.split('_');
-    let key = parts.next()?;
-    let method = parts.next()?;
-    let granularity = parts.next()?;
-    if parts.next()? != "v3" || parts.next().is_some() {
-        return None;
+    let [key, method, granularity] = v3_fields(name)?;
+    let (key, granularity) = parse_key_and_granularity(key, granularity)?;
+    Some((key, method, granularity))
+}
+
+/// Parses `<key>_<granularity>_v3` (a file backend split name, which
+/// carries no method) into (key, granularity).
+pub fn parse_split_name(name: &str) -> Option<(i64, i64)> {
+    let [key, granularity] = v3_fields(name)?;
+    parse_key_and_granularity(key, granularity)
+}
+
+/// The `N` fields before a final `v3`, when there are exactly `N`.
+fn v3_fields<const N: usize>(name: &str) -> Option<[&str; N]> {
+    let fields: Vec<&str> = name.split('_').collect();
+    match fields.split_last() {
+        Some((&"v3", head)) => head.try_into().ok(),
+        _ => None,
     }
+}
+
+fn parse_key_and_granularity(key: &str, granularity: &str) -> Option<(i64, i64)> {
     let key = crate::carbonara::split::parse_key_str(key).ok()?;
     let granularity = crate::carbonara::split::parse_sampling_str(granularity).ok()?;
-    Some((key, method, granularity))
+    Some((key, granularity))
 }
 
 #[cfg(test)]
