@@ -9,6 +9,7 @@ pub mod carbonara;
 pub mod error;
 pub mod incoming;
 pub mod process;
+pub mod rados;
 pub mod redis_client;
 pub mod storage;
 

@@ -11,8 +11,10 @@ import numpy
 from gnocchi import archive_policy
 from gnocchi import incoming as up_incoming
 from gnocchi import indexer
+from gnocchi.incoming import ceph as up_incoming_ceph
 from gnocchi.incoming import file as up_incoming_file
 from gnocchi.incoming import redis as up_incoming_redis
+from gnocchi.storage import ceph as up_storage_ceph
 from gnocchi.storage import file as up_storage_file
 from gnocchi.storage import redis as up_storage_redis
 
@@ -29,6 +31,9 @@ DRIVERS = {
     ("redis", "upstream"): (up_storage_redis.RedisStorage,
                             up_incoming_redis.RedisStorage),
     ("redis", "rs"): (rs_storage.RedisStorage, rs_incoming.RedisStorage),
+    ("ceph", "upstream"): (up_storage_ceph.CephStorage,
+                           up_incoming_ceph.CephStorage),
+    ("ceph", "rs"): (rs_storage.CephStorage, rs_incoming.CephStorage),
 }
 
 
@@ -56,9 +61,13 @@ class Conf(types.SimpleNamespace):
     pass
 
 
-def make_conf(basepath=None, redis_url=None):
+def make_conf(basepath=None, redis_url=None, ceph_conffile=None,
+              ceph_pool="gnocchi"):
     return Conf(file_basepath=basepath, file_subdir_len=2,
-                redis_url=redis_url or "redis://localhost:6379")
+                redis_url=redis_url or "redis://localhost:6379",
+                ceph_conffile=ceph_conffile, ceph_pool=ceph_pool,
+                ceph_username=None, ceph_keyring=None, ceph_secret=None,
+                ceph_timeout="30")
 
 
 class IndexerLog:
@@ -143,6 +152,22 @@ def dump_redis_storage(client, prefix=b"timeseries"):
     for key in client.scan_iter(match=prefix + b":*"):
         for field, value in client.hgetall(key).items():
             out[(key, field)] = value
+    return out
+
+
+def dump_ceph_pool(ioctx):
+    """{object name: (bytes, omap)} of a pool, through upstream's rados
+    module (``ioctx``), sack objects included."""
+    import rados
+    out = {}
+    for obj in ioctx.list_objects():
+        size, _ = ioctx.stat(obj.key)
+        data = ioctx.read(obj.key, length=size) if size else b""
+        with rados.ReadOpCtx() as op:
+            entries, _ = ioctx.get_omap_vals(op, "", "", -1)
+            ioctx.operate_read_op(op, obj.key)
+            omap = dict(entries)
+        out[obj.key] = (data, omap)
     return out
 
 

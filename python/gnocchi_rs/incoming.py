@@ -1,4 +1,4 @@
-"""Incoming drivers ``rs-file`` and ``rs-redis``: upstream's layouts, with
+"""Incoming drivers ``rs-file``, ``rs-redis`` and ``rs-ceph``: upstream's layouts, with
 writes, sack reads and deletes done natively in one batched call each.
 
 Measures are deleted only after the ``with`` block that received them
@@ -9,17 +9,21 @@ the way instead of failing its whole sack on every pass.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import uuid
 
 import numpy
 from gnocchi import carbonara as upstream_carbonara
+from gnocchi import incoming as upstream_incoming
+from gnocchi.incoming import ceph as upstream_ceph
 from gnocchi.incoming import file as upstream_file
 from gnocchi.incoming import redis as upstream_redis
 
 from gnocchi_rs import _native
 from gnocchi_rs import redis_config
+from gnocchi_rs import storage as rs_storage
 
 LOG = logging.getLogger("gnocchi.incoming")
 
@@ -117,4 +121,37 @@ class RedisStorage(NativeIncomingMixin, upstream_redis.RedisStorage):
         return cached[1]
 
 
-__all__ = ["FileStorage", "RedisStorage"]
+class CephStorage(NativeIncomingMixin, upstream_ceph.CephStorage):
+    """``rs-ceph`` incoming: omap entries ``measure_<metric>_<uuid>_<time>``
+    on one object per sack."""
+
+    def __init__(self, conf, greedy=True):
+        # Upstream's __init__ would connect through the rados module.
+        upstream_incoming.IncomingDriver.__init__(self, conf, greedy)
+        self.rados = rs_storage.rados_pool(conf)
+        self.ioctx = None
+        self._native = _native.NativeIncoming.ceph(self.rados)
+
+    def stop(self):
+        # Upstream's calls a stop() its base class does not have.
+        self._native = None
+
+    def _native_incoming(self):
+        return self._native
+
+    def _get_storage_sacks(self):
+        (config,) = self.rados.read([self.CFG_PREFIX])
+        if config is None:
+            raise LookupError("no %s object in pool %s"
+                              % (self.CFG_PREFIX, self.rados.name))
+        return json.loads(config.decode())[self.CFG_SACKS]
+
+    def set_storage_settings(self, num_sacks):
+        self.rados.write_full(
+            self.CFG_PREFIX, json.dumps({self.CFG_SACKS: num_sacks}).encode())
+
+    def remove_sacks(self):
+        self.rados.remove([str(sack) for sack in self.iter_sacks()])
+
+
+__all__ = ["CephStorage", "FileStorage", "RedisStorage"]

@@ -1,4 +1,4 @@
-"""Storage drivers ``rs-file`` and ``rs-redis``.
+"""Storage drivers ``rs-file``, ``rs-redis`` and ``rs-ceph``.
 
 They subclass upstream's drivers, read the same options and keep the same
 on-disk layout; the I/O primitives and the whole metricd pipeline
@@ -14,6 +14,7 @@ import os
 import numpy
 from gnocchi import carbonara as upstream_carbonara
 from gnocchi import storage
+from gnocchi.storage import ceph as upstream_ceph
 from gnocchi.storage import file as upstream_file
 from gnocchi.storage import redis as upstream_redis
 
@@ -316,4 +317,38 @@ class RedisStorage(NativeStorageMixin, upstream_redis.RedisStorage):
         return cached[1]
 
 
-__all__ = ["FileStorage", "RedisStorage", "NativeStorageMixin"]
+def rados_pool(conf):
+    """A native connection from upstream's ``ceph_*`` options (the
+    ``rados`` Python module is not needed)."""
+    # The incoming group's options default to "${storage.<name>}", which
+    # gives "" for an unset storage option: empty means unset, as upstream
+    # reads them.
+    return _native.RadosPool(
+        conf.ceph_pool, conffile=conf.ceph_conffile or None,
+        username=conf.ceph_username or None,
+        keyring=conf.ceph_keyring or None,
+        secret=conf.ceph_secret or None, timeout=conf.ceph_timeout or None)
+
+
+class CephStorage(NativeStorageMixin, upstream_ceph.CephStorage):
+    """``rs-ceph``: upstream's RADOS objects and omap index, written with
+    one asynchronous operation per object, all of a batch in flight."""
+
+    _LIST_ONLY_FOUND = True
+
+    def __init__(self, conf):
+        # Upstream's __init__ would connect through the rados module.
+        storage.StorageDriver.__init__(self, conf)
+        self.rados = rados_pool(conf)
+        self.ioctx = None
+        self._native = _native.NativeStorage.ceph(self.rados)
+
+    def stop(self):
+        storage.StorageDriver.stop(self)
+
+    def _native_store(self):
+        return self._native
+
+
+__all__ = ["CephStorage", "FileStorage", "RedisStorage",
+           "NativeStorageMixin"]

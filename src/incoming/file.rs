@@ -24,7 +24,7 @@ pub struct FileIncoming {
 }
 
 /// `_%Y%m%d_%H:%M:%S` of a UTC unix time, as upstream names blobs.
-fn utc_suffix(unix_seconds: i64) -> String {
+pub(crate) fn utc_suffix(unix_seconds: i64) -> String {
     let days = unix_seconds.div_euclid(86_400);
     let secs = unix_seconds.rem_euclid(86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).

@@ -3,6 +3,7 @@
 //! by the caller (upstream's `SACK_NAME_FORMAT` may be changed per
 //! deployment or per test); backends only read and write them.
 
+pub mod ceph;
 pub mod file;
 pub mod redis;
 
@@ -29,6 +30,8 @@ pub enum Receipt {
     Nothing,
     Files(Vec<file::MetricFiles>),
     RedisLists(Vec<(Vec<u8>, i64)>),
+    /// Omap keys read from each sack object.
+    OmapKeys(Vec<(String, Vec<Vec<u8>>)>),
 }
 
 /// One new blob: its sack, its metric, the encoded records.

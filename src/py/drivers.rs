@@ -8,6 +8,7 @@ use super::records::{as_points, to_array};
 use crate::carbonara::{Method, SplitKey};
 use crate::incoming::{self, Incoming, NewMeasures, Pending, Receipt};
 use crate::process::{self, AggregationSpec, MetricMeasures, PolicySpec};
+use crate::rados::{self, ConnectOptions, Pool};
 use crate::redis_client::{Address, RedisClient, RedisConfig};
 use crate::storage::{self, MetricId, MetricLayout, SeriesRef, SplitRef, SplitWrite, Store};
 use numpy::{PyArray1, PyReadonlyArray1};
@@ -47,6 +48,72 @@ fn redis_client(
     };
     let timeout = socket_timeout.filter(|t| *t > 0.0).and_then(|t| Duration::try_from_secs_f64(t).ok());
     Ok(Arc::new(RedisClient::new(RedisConfig { address, username, password, db, timeout })))
+}
+
+/// A connection to a Ceph pool, shared by a storage or incoming driver's
+/// native backend and its few direct object calls (the sack count object,
+/// the cluster id).
+#[pyclass(frozen, module = "gnocchi_rs._native")]
+pub struct RadosPool {
+    pool: Arc<Pool>,
+}
+
+#[pymethods]
+impl RadosPool {
+    #[new]
+    #[pyo3(signature = (pool, conffile=None, username=None, keyring=None, secret=None, timeout=None))]
+    fn connect(
+        py: Python<'_>,
+        pool: String,
+        conffile: Option<String>,
+        username: Option<String>,
+        keyring: Option<String>,
+        secret: Option<String>,
+        timeout: Option<String>,
+    ) -> PyResult<RadosPool> {
+        let options = ConnectOptions { conffile, username, keyring, secret, timeout, pool };
+        let pool = py.detach(|| Pool::connect(&options)).into_py_result(py)?;
+        Ok(RadosPool { pool: Arc::new(pool) })
+    }
+
+    #[getter]
+    fn name(&self) -> String {
+        self.pool.name.clone()
+    }
+
+    fn get_fsid(&self, py: Python<'_>) -> PyResult<String> {
+        py.detach(|| self.pool.fsid()).into_py_result(py)
+    }
+
+    /// Whole objects, `None` for missing ones.
+    fn read<'py>(&self, py: Python<'py>, names: Vec<String>) -> PyResult<Vec<Option<Bound<'py, PyBytes>>>> {
+        let contents = py.detach(|| self.pool.read_objects(&names)).into_py_result(py)?;
+        Ok(contents.into_iter().map(|d| optional_bytes(py, d)).collect())
+    }
+
+    fn write_full(&self, py: Python<'_>, name: String, data: Vec<u8>) -> PyResult<()> {
+        py.detach(|| self.pool.write_all(&[rados::write_op(name, vec![rados::WriteStep::WriteFull(&data)])], false))
+            .into_py_result(py)
+    }
+
+    /// Removes objects; missing ones are not an error.
+    fn remove(&self, py: Python<'_>, names: Vec<String>) -> PyResult<()> {
+        let ops: Vec<_> = names.into_iter().map(|n| rados::write_op(n, vec![rados::WriteStep::Remove])).collect();
+        py.detach(|| self.pool.write_all(&ops, true)).into_py_result(py)
+    }
+
+    /// Omap entries of one object whose keys start with `prefix` (`None`:
+    /// no such object).
+    #[pyo3(signature = (name, prefix=String::new()))]
+    fn omap<'py>(&self, py: Python<'py>, name: String, prefix: String) -> PyResult<Option<Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>>> {
+        let query = rados::OmapQuery { object: name, prefix, limit: None };
+        let entries = py.detach(|| self.pool.omap_entries(&[query])).into_py_result(py)?;
+        Ok(entries
+            .into_iter()
+            .next()
+            .flatten()
+            .map(|e| e.into_iter().map(|(k, v)| (PyBytes::new(py, &k), PyBytes::new(py, &v))).collect()))
+    }
 }
 
 /// A storage backend of `crate::storage`.
@@ -91,6 +158,11 @@ impl NativeStorage {
     ) -> PyResult<NativeStorage> {
         let client = redis_client(host, port, unix_socket_path, username, password, db, socket_timeout)?;
         Ok(NativeStorage { store: Box::new(storage::redis::RedisStore::new(client, prefix)) })
+    }
+
+    #[staticmethod]
+    fn ceph(pool: &RadosPool) -> NativeStorage {
+        NativeStorage { store: Box::new(storage::ceph::CephStore::new(pool.pool.clone())) }
     }
 
     #[getter]
@@ -260,6 +332,11 @@ impl NativeIncoming {
         Ok(NativeIncoming { incoming: Box::new(incoming::redis::RedisIncoming::new(client)) })
     }
 
+    #[staticmethod]
+    fn ceph(pool: &RadosPool) -> NativeIncoming {
+        NativeIncoming { incoming: Box::new(incoming::ceph::CephIncoming::new(pool.pool.clone())) }
+    }
+
     /// `[(sack name, id, records)]`, one blob per entry.
     fn add_measures_batch<'py>(&self, py: Python<'py>, batch: Vec<(String, Vec<u8>, PyReadonlyArray1<'py, i64>)>, notify: bool) -> PyResult<()> {
         let mut blobs = Vec::with_capacity(batch.len());
@@ -309,6 +386,7 @@ impl NativeIncoming {
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<RadosPool>()?;
     m.add_class::<NativeStorage>()?;
     m.add_class::<NativeIncoming>()?;
     m.add_class::<PendingReceipt>()?;

@@ -3,6 +3,7 @@
 //! (`process.rs`) and to the read path. Each call takes a whole batch so
 //! that a backend can do one round trip per batch, not per object.
 
+pub mod ceph;
 pub mod file;
 pub mod redis;
 
