@@ -9,12 +9,14 @@ A first round creates the archives (not measured); the measured round
 folds 60 more points per metric into them.
 
 Each driver runs in its own process, so peak memory is its own. CPU is
-that process's user+system time plus the PostgreSQL server's, read from
-/proc. Prints metrics/s, CPU ms per metric, peak RSS, and the ratios.
+that process's user+system time plus the servers' (PostgreSQL, and
+redis-server or the Ceph daemons for those backends), read from /proc.
+Prints metrics/s, CPU ms per metric, peak RSS, and the ratios.
 
-Usage: python benchmarks/metricd.py [--metrics N] [--backends file,redis]
-Needs tools/services.sh (it starts PostgreSQL and Redis itself), or
-GNOCCHI_RS_PG_URL / GNOCCHI_RS_REDIS_URL to use running servers.
+Usage: python benchmarks/metricd.py [--metrics N] [--backends file,redis,ceph]
+Needs tools/services.sh (it starts PostgreSQL, Redis and Ceph itself), or
+GNOCCHI_RS_PG_URL / GNOCCHI_RS_REDIS_URL / GNOCCHI_RS_CEPH_CONF to use
+running servers. Each Ceph run gets a pool of its own.
 """
 from __future__ import annotations
 
@@ -30,6 +32,12 @@ import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POINTS = 60
+SERVERS = ("postgres", "redis-server", "ceph-osd", "ceph-mon")
+
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+import system_rados  # noqa: E402
+
+system_rados.expose()
 
 
 def services_start(name, workdir):
@@ -44,8 +52,8 @@ def services_start(name, workdir):
     return env
 
 
-def postgres_cpu_seconds():
-    """CPU time of every postgres process (the indexer's share)."""
+def servers_cpu_seconds():
+    """CPU time of the indexer's and the backend's server processes."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0
     for pid in os.listdir("/proc"):
@@ -57,7 +65,7 @@ def postgres_cpu_seconds():
         except OSError:
             continue
         name = stat[stat.index("(") + 1:stat.rindex(")")]
-        if name.startswith("postgres"):
+        if name.startswith(SERVERS):
             fields = stat[stat.rindex(")") + 2:].split()
             total += int(fields[11]) + int(fields[12])
     return total / tick
@@ -82,6 +90,9 @@ def worker(args):
     if args.redis_url:
         conf.set_override("redis_url", args.redis_url, "storage")
         conf.set_override("redis_url", args.redis_url, "incoming")
+    if args.ceph_pool:
+        conf.set_override("ceph_conffile", args.ceph_conf, "storage")
+        conf.set_override("ceph_pool", args.ceph_pool, "storage")
     index = indexer.get_driver(conf)
     store = storage.get_driver(conf)
     inc = incoming.get_driver(conf)
@@ -113,7 +124,7 @@ def worker(args):
     process_all()
     post_round(1_700_000_060)
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-    pg0 = postgres_cpu_seconds()
+    servers0 = servers_cpu_seconds()
     wall0 = time.perf_counter()
     if os.environ.get("GNOCCHI_RS_BENCH_PROFILE"):
         import cProfile
@@ -123,13 +134,13 @@ def worker(args):
         process_all()
     wall = time.perf_counter() - wall0
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-    pg = postgres_cpu_seconds() - pg0
+    servers = servers_cpu_seconds() - servers0
     assert inc.measures_report(False)["summary"]["measures"] == 0
     coord.stop()
     print(json.dumps({
         "wall": wall,
         "cpu": (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime),
-        "pg_cpu": pg,
+        "servers_cpu": servers,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }))
 
@@ -166,6 +177,8 @@ def main():
     parser.add_argument("--basepath", help=argparse.SUPPRESS)
     parser.add_argument("--indexer-url", help=argparse.SUPPRESS)
     parser.add_argument("--redis-url", help=argparse.SUPPRESS)
+    parser.add_argument("--ceph-conf", help=argparse.SUPPRESS)
+    parser.add_argument("--ceph-pool", help=argparse.SUPPRESS)
     args, _ = parser.parse_known_args()
     if args.worker:
         args.metrics = sys.stdin.read()
@@ -173,6 +186,7 @@ def main():
 
     workdir = tempfile.mkdtemp(prefix="gnocchi-rs-bench-")
     started = []
+    cluster = None
     try:
         pg_url = os.environ.get("GNOCCHI_RS_PG_SQLALCHEMY_URL") or \
             os.environ.get("GNOCCHI_RS_PG_URL")
@@ -185,6 +199,13 @@ def main():
         backends = args.backends.split(",")
         if "redis" in backends and not redis_url:
             redis_url = services_start("redis", workdir)["GNOCCHI_RS_REDIS_URL"]
+        ceph_conf = os.environ.get("GNOCCHI_RS_CEPH_CONF")
+        if "ceph" in backends:
+            if not ceph_conf:
+                ceph_conf = services_start("ceph", workdir)["GNOCCHI_RS_CEPH_CONF"]
+            import rados
+            cluster = rados.Rados(conffile=ceph_conf)
+            cluster.connect()
         results = {}
         for backend in backends:
             for driver in (backend, "rs-" + backend):
@@ -193,10 +214,16 @@ def main():
                 if backend == "redis":
                     subprocess.run(["redis-cli", "-u", redis_url, "flushall"],
                                    check=True, capture_output=True)
+                ceph_args = []
+                if backend == "ceph":
+                    pool = "bench-" + uuid.uuid4().hex[:8]
+                    cluster.create_pool(pool)
+                    ceph_args = ["--ceph-conf", ceph_conf, "--ceph-pool", pool]
                 out = subprocess.run(
                     [sys.executable, __file__, "--worker", "--driver", driver,
                      "--basepath", basepath, "--indexer-url", pg_url]
-                    + (["--redis-url", redis_url] if redis_url else []),
+                    + (["--redis-url", redis_url] if redis_url else [])
+                    + ceph_args,
                     input=json.dumps(ids), capture_output=True, text=True)
                 if out.returncode != 0:
                     sys.stderr.write(out.stderr)
@@ -204,14 +231,15 @@ def main():
                 results[driver] = json.loads(out.stdout.strip().splitlines()[-1])
         n = args.metrics
         print("metricd: %d metrics x %d new points each, one pass over 128 "
-              "sacks, PostgreSQL indexer" % (n, POINTS))
+              "sacks, PostgreSQL indexer; CPU includes the servers'"
+              % (n, POINTS))
         print("%-10s %12s %16s %16s %12s" % (
-            "driver", "metrics/s", "CPU ms/metric", "(of which DB)",
+            "driver", "metrics/s", "CPU ms/metric", "(of which servers)",
             "peak RSS MB"))
         for driver, r in results.items():
-            cpu = r["cpu"] + r["pg_cpu"]
+            cpu = r["cpu"] + r["servers_cpu"]
             print("%-10s %12.0f %16.3f %16.3f %12.1f" % (
-                driver, n / r["wall"], 1000 * cpu / n, 1000 * r["pg_cpu"] / n,
+                driver, n / r["wall"], 1000 * cpu / n, 1000 * r["servers_cpu"] / n,
                 r["peak_rss_mb"]))
         for backend in backends:
             up, rs = results[backend], results["rs-" + backend]
@@ -219,10 +247,12 @@ def main():
                   "%.2fx the peak memory (target <= 0.5x), %.1fx the "
                   "throughput" % (
                       backend, backend,
-                      (up["cpu"] + up["pg_cpu"]) / (rs["cpu"] + rs["pg_cpu"]),
+                      (up["cpu"] + up["servers_cpu"]) / (rs["cpu"] + rs["servers_cpu"]),
                       rs["peak_rss_mb"] / up["peak_rss_mb"],
                       up["wall"] / rs["wall"]))
     finally:
+        if cluster is not None:
+            cluster.shutdown()
         subprocess.run(["bash", os.path.join(ROOT, "tools", "services.sh"),
                         "stop", workdir], capture_output=True)
 

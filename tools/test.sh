@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Everything the tests need, then every test:
-#   1. system services from Debian packages (PostgreSQL, Redis);
+#   1. system services from Debian packages (PostgreSQL, Redis, Ceph);
 #   2. gnocchi-rs and the test dependencies in .venv-test (one release build);
 #   3. cargo test (the pure Rust core, no Python);
 #   4. pytest: drop-in carbonara, differential tests against upstream, the
-#      shared vectors, the drivers against upstream's on real file trees and
-#      a real redis-server, the SIGKILL test;
-#   5. upstream Gnocchi's own unit + gabbi suites with rs-file and rs-redis
-#      aliased in for file and redis, against PostgreSQL.
+#      shared vectors, the drivers against upstream's on real file trees, a
+#      real redis-server and a single-node Ceph cluster, the SIGKILL test;
+#   5. upstream Gnocchi's own unit + gabbi suites with rs-file, rs-redis and
+#      rs-ceph aliased in for file, redis and ceph, against PostgreSQL.
 # Exits non-zero when anything failed; the last lines summarise each part.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 export GNOCCHI_RS_VENV=${GNOCCHI_RS_TEST_VENV:-.venv-test}
 export GNOCCHI_RS_EXTRAS=test
 
-bash tools/services.sh install postgresql redis || exit 1
+bash tools/services.sh install postgresql redis ceph || exit 1
 # Builds the extension once, in release mode (pyproject.toml's profile).
 bash tools/install.sh || exit 1
 
@@ -36,7 +36,7 @@ echo "== pytest (bindings, drop-in, differential, vectors, drivers, kill)"
 rc=${PIPESTATUS[0]}
 record "pytest" "$rc" "$(tail -1 /tmp/gnocchi-rs-pytest.log)"
 
-for alias in file=rs-file redis=rs-redis; do
+for alias in file=rs-file redis=rs-redis ceph=rs-ceph; do
     echo "== upstream gnocchi 4.7.1 unit + gabbi suites, $alias"
     bash tools/run-upstream-suite.sh --venv "$GNOCCHI_RS_VENV" --alias "$alias" 2>&1 | tee /tmp/gnocchi-rs-upstream.log
     rc=${PIPESTATUS[0]}

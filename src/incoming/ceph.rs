@@ -118,6 +118,14 @@ impl Incoming for CephIncoming {
         self.delete_processed(&pending.receipt)
     }
 
+    fn sacks_with_measures(&self, sacks: &[String]) -> Result<Vec<bool>> {
+        let queries: Vec<OmapQuery> = sacks
+            .iter()
+            .map(|sack| OmapQuery { object: sack.clone(), prefix: MEASURE_PREFIX.to_string(), limit: Some(1) })
+            .collect();
+        Ok(self.pool.omap_entries(&queries)?.into_iter().map(|e| e.is_some_and(|e| !e.is_empty())).collect())
+    }
+
     fn report(&self, sacks: &[String]) -> Result<Vec<(MetricId, usize)>> {
         let queries: Vec<OmapQuery> = sacks
             .iter()

@@ -59,6 +59,12 @@ pub trait Incoming: Send + Sync {
 
     /// Number of pending blobs per metric over the given sacks.
     fn report(&self, sacks: &[String]) -> Result<Vec<(MetricId, usize)>>;
+
+    /// Which of the sacks hold measures, in one round trip; for backends
+    /// with no push notification of new measures.
+    fn sacks_with_measures(&self, _sacks: &[String]) -> Result<Vec<bool>> {
+        Err(crate::Error::InvalidArgument("this incoming backend has no sack polling".into()))
+    }
 }
 
 /// Decodes concatenated blobs; a blob that is not whole records is

@@ -374,6 +374,11 @@ impl NativeIncoming {
         py.detach(|| self.incoming.has_unprocessed(&sack, metric)).into_py_result(py)
     }
 
+    /// Which of the sacks hold measures (Ceph only).
+    fn sacks_with_measures(&self, py: Python<'_>, sacks: Vec<String>) -> PyResult<Vec<bool>> {
+        py.detach(|| self.incoming.sacks_with_measures(&sacks)).into_py_result(py)
+    }
+
     fn delete_unprocessed(&self, py: Python<'_>, sack: String, metric: Vec<u8>) -> PyResult<()> {
         let metric = metric_id(&metric)?;
         py.detach(|| self.incoming.delete_unprocessed(&sack, metric)).into_py_result(py)
