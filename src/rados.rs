@@ -21,17 +21,29 @@ use std::sync::{Arc, OnceLock};
 type Handle = *mut c_void;
 type Callback = Option<unsafe extern "C" fn(Handle, *mut c_void)>;
 
-/// Read operations may go to any replica and skip the object's RW lock,
-/// as upstream's omap readers do (outdated entries are picked up on the
-/// next pass).
+/// Reads of incoming omap entries may go to any replica and skip the
+/// object's RW lock, as upstream's do (entries missed are picked up on the
+/// next pass). Storage reads use no flags.
 pub const READ_BALANCED: c_int = 1 | 16;
+pub const READ_CONSISTENT: c_int = 0;
 /// Omap writes skip the RW lock, as upstream's do.
 pub const WRITE_SKIP_LOCKS: c_int = 16;
 const CREATE_IDEMPOTENT: c_int = 0;
 /// The first read of an object asks for this much with its size; larger
-/// objects take a second read of the rest.
-const FIRST_READ_BYTES: usize = 64 * 1024;
+/// objects take a second read of the rest. Most splits fit.
+const FIRST_READ_BYTES: usize = 16 * 1024;
+/// Whole-object reads in flight at once, which bounds the buffers a batch
+/// holds (and stays under librados' in-flight throttles).
+const READS_IN_FLIGHT: usize = 1024;
+/// How many times an object rewritten between the two reads of a large
+/// object is read again before giving up.
+const READ_ATTEMPTS: usize = 5;
 const ENOENT: c_int = 2;
+const ERANGE: c_int = 34;
+const EOVERFLOW: c_int = 75;
+
+#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+compile_error!("the librados declarations below assume 64-bit Linux (time_t = i64)");
 
 macro_rules! librados_api {
     ($(fn $name:ident($($ty:ty),*) $(-> $ret:ty)?;)*) => {
@@ -71,6 +83,7 @@ librados_api! {
     fn rados_aio_wait_for_complete(Handle) -> c_int;
     fn rados_aio_get_return_value(Handle) -> c_int;
     fn rados_aio_release(Handle);
+    fn rados_aio_get_version(Handle) -> u64;
     fn rados_create_write_op() -> Handle;
     fn rados_release_write_op(Handle);
     fn rados_write_op_create(Handle, c_int, *const c_char);
@@ -83,6 +96,7 @@ librados_api! {
     fn rados_create_read_op() -> Handle;
     fn rados_release_read_op(Handle);
     fn rados_read_op_stat(Handle, *mut u64, *mut i64, *mut c_int);
+    fn rados_read_op_assert_version(Handle, u64);
     fn rados_read_op_read(Handle, u64, usize, *mut c_char, *mut usize, *mut c_int);
     fn rados_read_op_omap_get_vals2(Handle, *const c_char, *const c_char, u64, *mut Handle, *mut c_uchar, *mut c_int);
     fn rados_aio_read_op_operate(Handle, Handle, Handle, *const c_char, c_int) -> c_int;
@@ -299,13 +313,39 @@ impl Drop for OmapIter {
     }
 }
 
-/// A submitted read operation. Field order is drop order: the completion
-/// waits, then the operation and the slot are freed.
+/// A submitted read operation. librados writes into `slot` until the
+/// completion is done, so the slot is a raw allocation (not a Box, whose
+/// uniqueness would be violated) freed only after waiting.
 struct InFlightRead {
     completion: Completion,
     _op: ReadOpHandle,
-    slot: Box<ReadSlot>,
-    _names: Vec<CString>,
+    slot: *mut ReadSlot,
+}
+
+impl InFlightRead {
+    /// Waits, then gives the operation's return code and results.
+    fn wait(&self) -> (c_int, &ReadSlot) {
+        let rc = self.completion.wait();
+        // SAFETY: the operation completed; librados no longer writes.
+        (rc, unsafe { &*self.slot })
+    }
+
+    /// The object version the completed operation saw.
+    fn version(&self) -> u64 {
+        // SAFETY: a completed completion.
+        unsafe { (self.completion.api.rados_aio_get_version)(self.completion.raw) }
+    }
+}
+
+impl Drop for InFlightRead {
+    fn drop(&mut self) {
+        if self.completion.submitted {
+            self.completion.wait();
+        }
+        // SAFETY: from Box::into_raw in submit_read, freed once, after
+        // librados is done with it.
+        drop(unsafe { Box::from_raw(self.slot) });
+    }
 }
 
 struct InFlightWrite {
@@ -314,9 +354,10 @@ struct InFlightWrite {
 }
 
 enum ReadKind<'a> {
-    /// Size and the first bytes, or `len` bytes at `offset`.
+    /// Size and the first bytes.
     Whole,
-    Range { offset: u64, len: usize },
+    /// `len` bytes at `offset`, if the object is still at `version`.
+    Range { offset: u64, len: usize, version: u64 },
     Omap { prefix: &'a str, after: &'a [u8], limit: u64 },
 }
 
@@ -371,18 +412,17 @@ impl Pool {
 
     pub fn fsid(&self) -> Result<String> {
         let mut buffer = [0 as c_char; 64];
-        // SAFETY: the buffer and its length.
-        let rc = unsafe { (self.api.rados_cluster_fsid)(self.cluster.raw, buffer.as_mut_ptr(), buffer.len()) };
-        let len = check(rc, || "reading the cluster fsid".into())? as usize;
-        let bytes: Vec<u8> = buffer[..len.min(buffer.len())].iter().map(|&c| c as u8).take_while(|&b| b != 0).collect();
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
+        // SAFETY: the buffer and its length, one byte kept for the NUL.
+        let rc = unsafe { (self.api.rados_cluster_fsid)(self.cluster.raw, buffer.as_mut_ptr(), buffer.len() - 1) };
+        check(rc, || "reading the cluster fsid".into())?;
+        // SAFETY: zero-initialised and never filled to the last byte.
+        Ok(unsafe { CStr::from_ptr(buffer.as_ptr()) }.to_string_lossy().into_owned())
     }
 
-    fn submit_read(&self, object: &str, kind: ReadKind<'_>) -> Result<InFlightRead> {
+    fn submit_read(&self, object: &str, kind: ReadKind<'_>, flags: c_int) -> Result<InFlightRead> {
         let api = self.api;
         let oid = c_string(object)?;
-        let mut names = Vec::new();
-        let mut slot = Box::new(ReadSlot {
+        let slot = Box::into_raw(Box::new(ReadSlot {
             size: 0,
             mtime: 0,
             stat_rc: 0,
@@ -392,80 +432,108 @@ impl Pool {
             omap: OmapIter { api, raw: null_mut() },
             more: 0,
             omap_rc: 0,
-        });
-        let mut completion = Completion::new(api)?;
-        // SAFETY: a fresh read op, released by ReadOpHandle.
-        let op = ReadOpHandle { api, raw: unsafe { (api.rados_create_read_op)() } };
-        let s: &mut ReadSlot = &mut slot;
-        // SAFETY: every out-pointer is into the boxed slot, which outlives
-        // the completion (InFlightRead's drop order).
+        }));
+        // From here the slot is freed by InFlightRead's drop, whatever happens.
+        let mut read = InFlightRead {
+            completion: Completion::new(api).inspect_err(|_| drop(unsafe { Box::from_raw(slot) }))?,
+            // SAFETY: a fresh read op, released by ReadOpHandle.
+            _op: ReadOpHandle { api, raw: unsafe { (api.rados_create_read_op)() } },
+            slot,
+        };
+        let op = &read._op;
+        // SAFETY: every out-pointer is into the slot, which outlives the
+        // completion (InFlightRead's drop); strings are copied by librados
+        // when the step is added and the operation submitted.
         unsafe {
+            let s = &mut *slot;
             match kind {
                 ReadKind::Whole => {
                     s.buffer = vec![0; FIRST_READ_BYTES];
                     (api.rados_read_op_stat)(op.raw, &mut s.size, &mut s.mtime, &mut s.stat_rc);
                     (api.rados_read_op_read)(op.raw, 0, s.buffer.len(), s.buffer.as_mut_ptr().cast(), &mut s.bytes_read, &mut s.read_rc);
                 }
-                ReadKind::Range { offset, len } => {
+                ReadKind::Range { offset, len, version } => {
                     s.buffer = vec![0; len];
+                    (api.rados_read_op_assert_version)(op.raw, version);
                     (api.rados_read_op_read)(op.raw, offset, len, s.buffer.as_mut_ptr().cast(), &mut s.bytes_read, &mut s.read_rc);
                 }
                 ReadKind::Omap { prefix, after, limit } => {
                     let after = CString::new(after).map_err(|_| Error::Backend("ceph: NUL in an omap key".into()))?;
                     let prefix = c_string(prefix)?;
                     (api.rados_read_op_omap_get_vals2)(op.raw, after.as_ptr(), prefix.as_ptr(), limit, &mut s.omap.raw, &mut s.more, &mut s.omap_rc);
-                    names.push(after);
-                    names.push(prefix);
                 }
             }
-            let rc = (api.rados_aio_read_op_operate)(op.raw, self.io, completion.raw, oid.as_ptr(), READ_BALANCED);
+            let rc = (api.rados_aio_read_op_operate)(op.raw, self.io, read.completion.raw, oid.as_ptr(), flags);
             check(rc, || format!("reading {object}"))?;
         }
-        completion.submitted = true;
-        names.push(oid);
-        Ok(InFlightRead { completion, _op: op, slot, _names: names })
+        read.completion.submitted = true;
+        Ok(read)
     }
 
     /// Whole objects, `None` for missing ones.
-    pub fn read_objects(&self, objects: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
-        let in_flight = objects.iter().map(|o| self.submit_read(o, ReadKind::Whole)).collect::<Result<Vec<_>>>()?;
+    pub fn read_objects(&self, objects: &[String], flags: c_int) -> Result<Vec<Option<Vec<u8>>>> {
         let mut results = Vec::with_capacity(objects.len());
-        let mut rests = Vec::new();
-        for (i, read) in in_flight.into_iter().enumerate() {
-            let rc = read.completion.wait();
-            if rc == -ENOENT {
-                results.push(None);
-                continue;
-            }
-            check(rc, || format!("reading {}", objects[i]))?;
-            let slot = &read.slot;
-            check(slot.stat_rc.min(slot.read_rc), || format!("reading {}", objects[i]))?;
-            let mut data = slot.buffer[..slot.bytes_read.min(slot.buffer.len())].to_vec();
-            if slot.size > data.len() as u64 {
-                let len = usize::try_from(slot.size - data.len() as u64)
-                    .map_err(|_| Error::Backend(format!("ceph: {} is too large", objects[i])))?;
-                rests.push((i, self.submit_read(&objects[i], ReadKind::Range { offset: data.len() as u64, len })?));
-            }
-            data.shrink_to_fit();
-            results.push(Some(data));
-        }
-        for (i, read) in rests {
-            let rc = read.completion.wait();
-            if rc == -ENOENT {
-                results[i] = None;
-                continue;
-            }
-            check(rc.min(read.slot.read_rc), || format!("reading {}", objects[i]))?;
-            if let Some(data) = results[i].as_mut() {
-                data.extend_from_slice(&read.slot.buffer[..read.slot.bytes_read.min(read.slot.buffer.len())]);
-            }
+        for window in objects.chunks(READS_IN_FLIGHT) {
+            results.extend(self.read_window(window, flags)?);
         }
         Ok(results)
     }
 
+    /// One wave of whole-object reads: the size and the first bytes of
+    /// each, then the rest of the larger ones, on condition that they were
+    /// not rewritten in between (else they are read again).
+    fn read_window(&self, objects: &[String], flags: c_int) -> Result<Vec<Option<Vec<u8>>>> {
+        let mut results: Vec<Option<Vec<u8>>> = vec![None; objects.len()];
+        let mut todo: Vec<usize> = (0..objects.len()).collect();
+        for _ in 0..READ_ATTEMPTS {
+            if todo.is_empty() {
+                break;
+            }
+            let firsts = todo
+                .iter()
+                .map(|&i| self.submit_read(&objects[i], ReadKind::Whole, flags).map(|r| (i, r)))
+                .collect::<Result<Vec<_>>>()?;
+            let mut rests = Vec::new();
+            for (i, read) in firsts {
+                let (rc, slot) = read.wait();
+                if rc == -ENOENT {
+                    continue;
+                }
+                check(rc.min(slot.stat_rc).min(slot.read_rc), || format!("reading {}", objects[i]))?;
+                let head = slot.buffer[..slot.bytes_read.min(slot.buffer.len())].to_vec();
+                if slot.size > head.len() as u64 {
+                    let len = usize::try_from(slot.size - head.len() as u64)
+                        .map_err(|_| Error::Backend(format!("ceph: {} is too large", objects[i])))?;
+                    let kind = ReadKind::Range { offset: head.len() as u64, len, version: read.version() };
+                    rests.push((i, head, self.submit_read(&objects[i], kind, flags)?));
+                } else {
+                    results[i] = Some(head);
+                }
+            }
+            let mut again = Vec::new();
+            for (i, mut head, read) in rests {
+                let (rc, slot) = read.wait();
+                match rc {
+                    rc if rc == -ENOENT => {}
+                    rc if rc == -ERANGE || rc == -EOVERFLOW => again.push(i),
+                    rc => {
+                        check(rc.min(slot.read_rc), || format!("reading {}", objects[i]))?;
+                        head.extend_from_slice(&slot.buffer[..slot.bytes_read.min(slot.buffer.len())]);
+                        results[i] = Some(head);
+                    }
+                }
+            }
+            todo = again;
+        }
+        match todo.first() {
+            Some(&i) => Err(Error::Backend(format!("ceph: {} kept changing while being read", objects[i]))),
+            None => Ok(results),
+        }
+    }
+
     /// Omap entries of each object (`None` for a missing object), paged
     /// until the end or the query's limit.
-    pub fn omap_entries(&self, queries: &[OmapQuery]) -> Result<Vec<Option<OmapEntries>>> {
+    pub fn omap_entries(&self, queries: &[OmapQuery], flags: c_int) -> Result<Vec<Option<OmapEntries>>> {
         let mut results: Vec<Option<OmapEntries>> = vec![Some(Vec::new()); queries.len()];
         let mut open: Vec<usize> = (0..queries.len()).collect();
         let mut after: Vec<Vec<u8>> = vec![Vec::new(); queries.len()];
@@ -476,17 +544,18 @@ impl Pool {
                     let q = &queries[i];
                     let got = results[i].as_ref().map_or(0, Vec::len);
                     let limit = q.limit.map_or(u64::MAX, |l| l.saturating_sub(got) as u64);
-                    self.submit_read(&q.object, ReadKind::Omap { prefix: &q.prefix, after: &after[i], limit }).map(|r| (i, r))
+                    self.submit_read(&q.object, ReadKind::Omap { prefix: &q.prefix, after: &after[i], limit }, flags)
+                        .map(|r| (i, r))
                 })
                 .collect::<Result<Vec<_>>>()?;
             let mut still_open = Vec::new();
             for (i, read) in in_flight {
-                let rc = read.completion.wait();
-                if rc == -ENOENT || read.slot.omap_rc == -ENOENT {
+                let (rc, slot) = read.wait();
+                if rc == -ENOENT || slot.omap_rc == -ENOENT {
                     results[i] = None;
                     continue;
                 }
-                check(rc.min(read.slot.omap_rc), || format!("listing the omap of {}", queries[i].object))?;
+                check(rc.min(slot.omap_rc), || format!("listing the omap of {}", queries[i].object))?;
                 let entries = results[i].get_or_insert_with(Vec::new);
                 let before = entries.len();
                 loop {
@@ -494,7 +563,7 @@ impl Pool {
                     // SAFETY: a completed iterator; key/value are valid
                     // for key_len/value_len bytes until the next call.
                     let rc = unsafe {
-                        (self.api.rados_omap_get_next2)(read.slot.omap.raw, &mut key, &mut value, &mut key_len, &mut value_len)
+                        (self.api.rados_omap_get_next2)(slot.omap.raw, &mut key, &mut value, &mut key_len, &mut value_len)
                     };
                     check(rc, || format!("iterating the omap of {}", queries[i].object))?;
                     if key.is_null() {
@@ -510,7 +579,7 @@ impl Pool {
                     entries.push((key, value));
                 }
                 let full = queries[i].limit.is_some_and(|l| entries.len() >= l);
-                if read.slot.more != 0 && !full && entries.len() > before {
+                if slot.more != 0 && !full && entries.len() > before {
                     after[i] = entries.last().map(|(k, _)| k.clone()).unwrap_or_default();
                     still_open.push(i);
                 }

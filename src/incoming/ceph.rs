@@ -7,13 +7,17 @@
 use super::file::utc_suffix;
 use super::{decode_into, random_uuid4, Incoming, NewMeasures, Pending, Receipt};
 use crate::error::{backend, Result};
-use crate::rados::{OmapEntries, OmapQuery, Pool, WriteOp, WriteStep, WRITE_SKIP_LOCKS};
+use crate::rados::{OmapEntries, OmapQuery, Pool, WriteOp, WriteStep, READ_BALANCED, WRITE_SKIP_LOCKS};
 use crate::storage::MetricId;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const MEASURE_PREFIX: &str = "measure_";
+/// At most this many blobs of a sack per pass, so that a huge backlog is
+/// worked through in bounded memory; the rest waits for the next pass
+/// (upstream gets one OSD page, 131072 entries at most, per pass).
+const SACK_READ_LIMIT: usize = 100_000;
 
 pub struct CephIncoming {
     pool: Arc<Pool>,
@@ -84,8 +88,8 @@ impl Incoming for CephIncoming {
     }
 
     fn read_sack(&self, sack: &str) -> Result<Pending> {
-        let query = OmapQuery { object: sack.to_string(), prefix: MEASURE_PREFIX.to_string(), limit: None };
-        let listed = self.pool.omap_entries(&[query])?;
+        let query = OmapQuery { object: sack.to_string(), prefix: MEASURE_PREFIX.to_string(), limit: Some(SACK_READ_LIMIT) };
+        let listed = self.pool.omap_entries(&[query], READ_BALANCED)?;
         Ok(self.collect(listed.into_iter().map(|e| (sack, e)).collect()))
     }
 
@@ -94,7 +98,7 @@ impl Incoming for CephIncoming {
             .iter()
             .map(|&(sack, m)| OmapQuery { object: sack.to_string(), prefix: metric_prefix(m), limit: None })
             .collect();
-        let listed = self.pool.omap_entries(&queries)?;
+        let listed = self.pool.omap_entries(&queries, READ_BALANCED)?;
         Ok(self.collect(metrics.iter().map(|&(sack, _)| sack).zip(listed).collect()))
     }
 
@@ -110,7 +114,7 @@ impl Incoming for CephIncoming {
 
     fn has_unprocessed(&self, sack: &str, metric: MetricId) -> Result<bool> {
         let query = OmapQuery { object: sack.to_string(), prefix: metric_prefix(metric), limit: Some(1) };
-        Ok(self.pool.omap_entries(&[query])?.pop().flatten().is_some_and(|e| !e.is_empty()))
+        Ok(self.pool.omap_entries(&[query], READ_BALANCED)?.pop().flatten().is_some_and(|e| !e.is_empty()))
     }
 
     fn delete_unprocessed(&self, sack: &str, metric: MetricId) -> Result<()> {
@@ -123,7 +127,7 @@ impl Incoming for CephIncoming {
             .iter()
             .map(|sack| OmapQuery { object: sack.clone(), prefix: MEASURE_PREFIX.to_string(), limit: Some(1) })
             .collect();
-        Ok(self.pool.omap_entries(&queries)?.into_iter().map(|e| e.is_some_and(|e| !e.is_empty())).collect())
+        Ok(self.pool.omap_entries(&queries, READ_BALANCED)?.into_iter().map(|e| e.is_some_and(|e| !e.is_empty())).collect())
     }
 
     fn report(&self, sacks: &[String]) -> Result<Vec<(MetricId, usize)>> {
@@ -132,7 +136,7 @@ impl Incoming for CephIncoming {
             .map(|sack| OmapQuery { object: sack.clone(), prefix: MEASURE_PREFIX.to_string(), limit: None })
             .collect();
         let mut counts: BTreeMap<MetricId, usize> = BTreeMap::new();
-        for entries in self.pool.omap_entries(&queries)?.into_iter().flatten() {
+        for entries in self.pool.omap_entries(&queries, READ_BALANCED)?.into_iter().flatten() {
             for (key, _) in entries {
                 if let Some(metric) = metric_of_key(&key) {
                     *counts.entry(metric).or_default() += 1;

@@ -87,7 +87,7 @@ impl RadosPool {
 
     /// Whole objects, `None` for missing ones.
     fn read<'py>(&self, py: Python<'py>, names: Vec<String>) -> PyResult<Vec<Option<Bound<'py, PyBytes>>>> {
-        let contents = py.detach(|| self.pool.read_objects(&names)).into_py_result(py)?;
+        let contents = py.detach(|| self.pool.read_objects(&names, rados::READ_CONSISTENT)).into_py_result(py)?;
         Ok(contents.into_iter().map(|d| optional_bytes(py, d)).collect())
     }
 
@@ -107,7 +107,7 @@ impl RadosPool {
     #[pyo3(signature = (name, prefix=String::new()))]
     fn omap<'py>(&self, py: Python<'py>, name: String, prefix: String) -> PyResult<Option<Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>>> {
         let query = rados::OmapQuery { object: name, prefix, limit: None };
-        let entries = py.detach(|| self.pool.omap_entries(&[query])).into_py_result(py)?;
+        let entries = py.detach(|| self.pool.omap_entries(&[query], rados::READ_CONSISTENT)).into_py_result(py)?;
         Ok(entries
             .into_iter()
             .next()

@@ -8,7 +8,7 @@
 
 use super::{parse_split_field, split_field, MetricId, MetricLayout, SeriesRef, SplitKey, SplitRef, SplitWrite, Store};
 use crate::error::Result;
-use crate::rados::{write_op, OmapQuery, Pool, WriteStep};
+use crate::rados::{write_op, OmapQuery, Pool, WriteStep, READ_CONSISTENT};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -44,7 +44,7 @@ impl CephStore {
             .collect();
         Ok(self
             .pool
-            .omap_entries(&queries)?
+            .omap_entries(&queries, READ_CONSISTENT)?
             .into_iter()
             .map(|entries| {
                 entries.map(|entries| entries.into_iter().filter_map(|(key, _)| String::from_utf8(key).ok()).collect())
@@ -69,7 +69,7 @@ impl Store for CephStore {
 
     fn get_or_create_raw(&self, metrics: &[MetricLayout<'_>]) -> Result<Vec<Option<Vec<u8>>>> {
         let names: Vec<String> = metrics.iter().map(|l| raw_object(l.metric)).collect();
-        let contents = self.pool.read_objects(&names)?;
+        let contents = self.pool.read_objects(&names, READ_CONSISTENT)?;
         let creates: Vec<_> = names
             .iter()
             .zip(&contents)
@@ -117,7 +117,7 @@ impl Store for CephStore {
 
     fn get_splits(&self, splits: &[SplitRef<'_>]) -> Result<Vec<Option<Vec<u8>>>> {
         let names: Vec<String> = splits.iter().map(split_object).collect();
-        self.pool.read_objects(&names)
+        self.pool.read_objects(&names, READ_CONSISTENT)
     }
 
     fn store_splits(&self, writes: &[SplitWrite<'_>]) -> Result<()> {
