@@ -70,6 +70,15 @@ def make_conf(basepath=None, redis_url=None, ceph_conffile=None,
                 ceph_timeout="30")
 
 
+def conf_for(kind, store):
+    """A conf for a store named by one string: a directory for file,
+    ``<conffile>:<pool>`` for ceph."""
+    if kind == "ceph":
+        conffile, _, pool = store.rpartition(":")
+        return make_conf(ceph_conffile=conffile, ceph_pool=pool)
+    return make_conf(basepath=store)
+
+
 class IndexerLog:
     """Records the indexer calls metricd makes (the indexer is not what
     these tests are about; upstream's suites run the real one)."""

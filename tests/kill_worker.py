@@ -6,11 +6,12 @@ import sys
 
 import driver_harness as h
 
-basepath, markers = sys.argv[1], sys.argv[2]
+# kind is "file" (store = a directory) or "ceph" (store = conffile:pool).
+kind, store, markers = sys.argv[1], sys.argv[2], sys.argv[3]
 metrics = h.make_metrics(6, seed=3)
 batches = h.workload(metrics, 8, seed=5)
-conf = h.make_conf(basepath=basepath)
-storage_cls, incoming_cls = h.DRIVERS[("file", "rs")]
+conf = h.conf_for(kind, store)
+storage_cls, incoming_cls = h.DRIVERS[(kind, "rs")]
 storage, incoming = storage_cls(conf), incoming_cls(conf)
 storage.upgrade()
 incoming.upgrade(4)

@@ -8,14 +8,15 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 import driver_harness as h
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def read_all(basepath, metrics):
-    conf = h.make_conf(basepath=basepath)
-    storage = h.DRIVERS[("file", "rs")][0](conf)
+def read_all(kind, store, metrics):
+    storage = h.DRIVERS[(kind, "rs")][0](h.conf_for(kind, store))
     out = {}
     for metric in metrics:
         result = storage.get_aggregated_measures(
@@ -26,9 +27,9 @@ def read_all(basepath, metrics):
     return out
 
 
-def run_worker(basepath, markers, kill_after=None):
+def run_worker(kind, store, markers, kill_after=None):
     proc = subprocess.Popen(
-        [sys.executable, os.path.join(HERE, "kill_worker.py"), basepath,
+        [sys.executable, os.path.join(HERE, "kill_worker.py"), kind, store,
          markers], stdout=subprocess.PIPE, cwd=HERE,
         env=dict(os.environ, PYTHONPATH=HERE))
     assert proc.stdout.readline().strip() == b"ready"
@@ -44,20 +45,30 @@ def run_worker(basepath, markers, kill_after=None):
     return False
 
 
-def test_sigkill_loses_nothing(tmp_path):
+@pytest.fixture(params=["file", "ceph"])
+def stores(request, tmp_path):
+    """Two empty stores of one backend, named as kill_worker takes them."""
+    if request.param == "ceph":
+        cluster = request.getfixturevalue("ceph_cluster")
+        return "ceph", ["%s:%s" % (cluster.conffile, cluster.new_pool())
+                        for _ in range(2)]
+    paths = [tmp_path / "calm", tmp_path / "killed"]
+    for path in paths:
+        path.mkdir()
+    return "file", [str(p) for p in paths]
+
+
+def test_sigkill_loses_nothing(tmp_path, stores):
+    kind, (calm, killed) = stores
     metrics = h.make_metrics(6, seed=3)
-    calm = tmp_path / "calm"
-    calm.mkdir()
     (tmp_path / "calm-markers").mkdir()
     started = time.monotonic()
-    run_worker(str(calm), str(tmp_path / "calm-markers"))
+    run_worker(kind, calm, str(tmp_path / "calm-markers"))
     # Kill moments are spread over the length of an uninterrupted run.
     span = time.monotonic() - started
-    expected = read_all(str(calm), metrics)
+    expected = read_all(kind, calm, metrics)
     assert expected and all(v[0] for v in expected.values())
 
-    killed = tmp_path / "killed"
-    killed.mkdir()
     markers = tmp_path / "killed-markers"
     markers.mkdir()
     rng = random.Random(2026)
@@ -65,17 +76,17 @@ def test_sigkill_loses_nothing(tmp_path):
     for _ in range(200):
         if len(os.listdir(markers)) == 16 and kills >= 15:
             break
-        if run_worker(str(killed), str(markers),
+        if run_worker(kind, killed, str(markers),
                       kill_after=rng.uniform(0, span * 0.5)):
             kills += 1
-    run_worker(str(killed), str(markers))
+    run_worker(kind, killed, str(markers))
     assert kills >= 15
-    assert read_all(str(killed), metrics) == expected
-    conf = h.make_conf(basepath=str(killed))
-    incoming = h.DRIVERS[("file", "rs")][1](conf)
+    assert read_all(kind, killed, metrics) == expected
+    conf = h.conf_for(kind, killed)
+    incoming = h.DRIVERS[(kind, "rs")][1](conf)
     assert incoming.measures_report()["summary"]["measures"] == 0
-    # Files written whole or not at all: every stored blob decodes.
-    storage = h.DRIVERS[("file", "rs")][0](conf)
+    # Objects written whole or not at all: every stored raw series decodes.
+    storage = h.DRIVERS[(kind, "rs")][0](conf)
     raws = storage._get_or_create_unaggregated_timeseries(metrics)
     from gnocchi_rs import carbonara
     for metric, raw in raws.items():
