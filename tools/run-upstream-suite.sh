@@ -6,6 +6,7 @@
 #
 # Usage:
 #   tools/run-upstream-suite.sh [--venv DIR] [--storage-driver file|redis|ceph]
+#                               [--indexer postgresql|sqlite]
 #                               [--alias MAP] [--suites all|unit|gabbi]
 #                               [--concurrency N] [--workdir DIR] [--keep]
 #                               [-- EXTRA_STESTR_ARGS...]
@@ -19,6 +20,12 @@
 #                       isolation only for file/ceph/redis/s3/swift (default: the
 #                       source name of --alias, else file). The incoming driver
 #                       follows it; OS_INCOMING__DRIVER=NAME overrides.
+#   --indexer NAME      postgresql (default): a throwaway server, URL
+#                       postgresql://...; sqlite: gnocchi-rs' SQLite indexer
+#                       (the `sqlite` gnocchi.indexer entry point must be
+#                       installed), URL sqlite:///WORKDIR/sqlite/gnocchi; the
+#                       gabbi fixtures derive one file per test from it
+#                       (name + uuid), the unit tests share it. No server.
 #   --alias MAP         e.g. file=rs-file, redis=rs-redis, ceph=rs-ceph, or
 #                       storage:file=rs-file,incoming:file=file. The harness keeps
 #                       using the upstream NAME, but gnocchi.utils.get_driver_class
@@ -30,7 +37,8 @@
 #                       removed at the end unless --keep)
 #   -- ARGS             passed to `stestr run` (e.g. a test filter regex)
 #
-# Servers: PostgreSQL always (indexer + tooz coordination), Redis for the redis
+# Servers: PostgreSQL for --indexer postgresql (indexer + tooz coordination;
+# with sqlite, coordination is file://WORKDIR/coordination), Redis for the redis
 # driver, a 1-mon/1-OSD Ceph for ceph (upstream's harness shells out to the
 # `ceph` CLI to create a pool per test). All are stopped on exit.
 # The LAST line printed is exactly "N passed, N failed, N skipped" (unique test
@@ -46,6 +54,7 @@ SERVICES="$REPO/tools/services.sh"
 
 VENV=$REPO/.venv-test
 STORAGE_DRIVER=""
+INDEXER=postgresql
 ALIAS=""
 SUITES=all
 CONCURRENCY=""
@@ -57,6 +66,7 @@ while [ $# -gt 0 ]; do
     case $1 in
     --venv) VENV=${2:?}; shift 2 ;;
     --storage-driver) STORAGE_DRIVER=${2:?}; shift 2 ;;
+    --indexer) INDEXER=${2:?}; shift 2 ;;
     --alias) ALIAS=${2:?}; shift 2 ;;
     --suites) SUITES=${2:?}; shift 2 ;;
     --concurrency) CONCURRENCY=${2:?}; shift 2 ;;
@@ -68,6 +78,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 case $SUITES in all|unit|gabbi) ;; *) die "--suites must be all, unit or gabbi" ;; esac
+case $INDEXER in postgresql|sqlite) ;; *) die "--indexer must be postgresql or sqlite" ;; esac
 
 # The harness name defaults to the alias' source name: `--alias redis=rs-redis`
 # alone means "upstream's redis tests, our driver".
@@ -110,6 +121,10 @@ if [ ${#want[@]} -gt 0 ]; then
     log "pip install into $VENV: ${want[*]}"
     vpy -m pip install -q "${want[@]}" >&2 || die "pip install failed"
 fi
+if [ "$INDEXER" = sqlite ]; then
+    vpy -c 'from stevedore import driver; driver.DriverManager("gnocchi.indexer", "sqlite")' 2>/dev/null ||
+        die "no sqlite entry point in gnocchi.indexer in $VENV: install gnocchi-rs (maturin develop)"
+fi
 
 # Where the tests are: the installed package (same files as the sdist).
 TOP=$(vpy -c 'import gnocchi, os; print(os.path.dirname(os.path.dirname(gnocchi.__file__)))')
@@ -149,14 +164,17 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-NEED=(postgresql)
+NEED=()
+[ "$INDEXER" = sqlite ] || NEED+=(postgresql)
 for d in "$STORAGE_DRIVER" "$INCOMING_DRIVER"; do
     case $d in
     redis|ceph) [[ " ${NEED[*]} " == *" $d "* ]] || NEED+=("$d") ;;
     esac
 done
 # Installs only what is missing (apt-get, root), a no-op otherwise.
-bash "$SERVICES" install "${NEED[@]}" || die "missing system packages for: ${NEED[*]}"
+if [ ${#NEED[@]} -gt 0 ]; then
+    bash "$SERVICES" install "${NEED[@]}" || die "missing system packages for: ${NEED[*]}"
+fi
 
 PYLIB=$WORKDIR/pylib      # put on PYTHONPATH for this run only
 mkdir -p "$PYLIB"
@@ -165,11 +183,32 @@ for svc in "${NEED[@]}"; do
     eval "$env_lines"
 done
 
-# pifpaf's URL shape, no user in it: test_indexer.test_str expects the host
-# part to be "localhost" (the real socket dir is the host= parameter) and
-# no user other than root; libpq takes the role from PGUSER.
-export GNOCCHI_INDEXER_URL="postgresql://localhost/gnocchi?host=$GNOCCHI_RS_PG_HOST&port=$GNOCCHI_RS_PG_PORT"
-export PGUSER=gnocchi
+if [ "$INDEXER" = sqlite ]; then
+    mkdir -p "$WORKDIR/sqlite" "$WORKDIR/coordination"
+    export GNOCCHI_INDEXER_URL="sqlite:///$WORKDIR/sqlite/gnocchi"
+    # The harness would derive the coordination URL from the indexer's, and
+    # tooz has no sqlite driver; oslo.config reads OS_DEFAULT__<OPTION>.
+    export OS_DEFAULT__COORDINATION_URL="file://$WORKDIR/coordination"
+    # GET /v1/status lists the members of metricd's tooz group; the tests
+    # run no metricd that would create it, and the file driver (unlike
+    # PostgreSQL's, which has no groups) raises GroupNotCreated: a 500.
+    # Create it, empty, as a metricd that ran once would have.
+    vpy - "$OS_DEFAULT__COORDINATION_URL" <<'EOF' || die "could not create metricd's tooz group"
+import sys
+from tooz import coordination
+coord = coordination.get_coordinator(sys.argv[1], b"run-upstream-suite")
+coord.start()
+coord.create_group(b"gnocchi-processing").get()
+coord.stop()
+EOF
+else
+    # pifpaf's URL shape, no user in it: test_indexer.test_str expects the
+    # host part to be "localhost" (the real socket dir is the host=
+    # parameter) and no user other than root; libpq takes the role from
+    # PGUSER.
+    export GNOCCHI_INDEXER_URL="postgresql://localhost/gnocchi?host=$GNOCCHI_RS_PG_HOST&port=$GNOCCHI_RS_PG_PORT"
+    export PGUSER=gnocchi
+fi
 if [[ " ${NEED[*]} " == *" redis "* ]]; then
     # The harness never sets redis_url (default redis://localhost:6379/);
     # oslo.config reads OS_<GROUP>__<OPTION> from the environment.
@@ -351,7 +390,7 @@ fi
 export PYTHONFAULTHANDLER=${PYTHONFAULTHANDLER:-1}
 STESTR_LOG=$WORKDIR/stestr.log
 log "gnocchi $GNOCCHI_VERSION tests from $TOP"
-log "storage=$STORAGE_DRIVER incoming=$INCOMING_DRIVER alias=${ALIAS:-none} suites=$SUITES servers=${NEED[*]}"
+log "indexer=$INDEXER storage=$STORAGE_DRIVER incoming=$INCOMING_DRIVER alias=${ALIAS:-none} suites=$SUITES servers=${NEED[*]:-none}"
 log "stestr log: $STESTR_LOG"
 T0=$(date +%s)
 # In the background + wait: bash runs a signal trap only after the foreground
