@@ -1,0 +1,455 @@
+"""`gnocchi-rs metricd` workers, next to an upstream `gnocchi-metricd`
+worker, on one file storage with file:// coordination and an SQLite
+indexer: every measure is processed, no sack is ever processed by two
+workers at once, and killing one worker with SIGKILL in the middle of its
+work loses nothing (the aggregates equal those of an uninterrupted run)."""
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import numpy
+import pytest
+from gnocchi import archive_policy
+from gnocchi import chef
+from gnocchi import incoming as upstream_incoming
+from gnocchi import indexer
+from gnocchi import service
+from oslo_config import cfg
+from tooz import coordination
+
+from gnocchi_rs import metricd
+from gnocchi_rs import storage as rs_storage
+
+SACKS = 16
+METRICS = 48
+ROUNDS = 10
+POINTS = 40
+START = numpy.datetime64("2026-11-21T00:00:00", "ns")
+MEMBER_TIMEOUT = 4
+
+# Run before a metricd: records, from inside each sack lock, when a worker
+# has read a sack (start) and when it has deleted what it read (end).
+RECORDER = r"""
+import contextlib, os, sys, time
+from gnocchi.incoming import file as upstream_file
+from gnocchi_rs import incoming as rs_incoming
+
+_log = os.open(os.environ["SACK_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+
+def _record(event, sack, count):
+    os.write(_log, ("%d %s %s %d %d\n" % (
+        os.getpid(), event, sack, count, time.monotonic_ns())).encode())
+
+def _recorded(original):
+    @contextlib.contextmanager
+    def process_measures_for_sack(self, sack):
+        status = "abort"
+        with original(self, sack) as measures:
+            count = sum(len(m) for m in measures.values())
+            _record("start", sack, count)
+            try:
+                yield measures
+                status = "end"
+            finally:
+                if status == "abort":
+                    _record("abort", sack, count)
+        _record("end", sack, count)
+    return process_measures_for_sack
+
+for cls in (rs_incoming.FileStorage, upstream_file.FileStorage):
+    cls.process_measures_for_sack = _recorded(cls.process_measures_for_sack)
+
+kind, argv = sys.argv[1], sys.argv[2:]
+if kind == "rs":
+    from gnocchi_rs import cli
+    sys.exit(cli.main(argv))
+from gnocchi.cli import metricd
+sys.argv = ["gnocchi-metricd"] + argv
+metricd.metricd()
+"""
+
+
+def _conf_files(tmp_path, replicas):
+    base = tmp_path / "gnocchi.conf"
+    base.write_text(f"""
+[DEFAULT]
+coordination_url = file://{tmp_path}/coordination?timeout={MEMBER_TIMEOUT}
+[indexer]
+url = sqlite:///{tmp_path}/index.sqlite
+[storage]
+driver = rs-file
+file_basepath = {tmp_path}/storage
+[metricd]
+workers = 1
+metric_processing_delay = 1
+processing_replicas = {replicas}
+metric_reporting_delay = -1
+""")
+    upstream_drivers = tmp_path / "upstream-drivers.conf"
+    upstream_drivers.write_text("[storage]\ndriver = file\n")
+    return str(base), str(upstream_drivers)
+
+
+def _load_conf(*files):
+    args = [a for f in files for a in ("--config-file", f)]
+    return service.prepare_service(args=args, conf=cfg.ConfigOpts(),
+                                   skip_log_opts=True)
+
+
+def _workload(seed=11):
+    rng = numpy.random.default_rng(seed)
+    step = numpy.timedelta64(1, "s")
+    rounds = []
+    for r in range(ROUNDS):
+        stamps = START + (r * POINTS + numpy.arange(POINTS)) * step
+        rounds.append([(stamps, rng.normal(100, 20, POINTS))
+                       for _ in range(METRICS)])
+    return rounds
+
+
+def _measures(stamps, values):
+    return numpy.array(list(zip(stamps, values)),
+                       dtype=upstream_incoming.TIMESERIES_ARRAY_DTYPE)
+
+
+class Worker:
+    def __init__(self, kind, conf_files, log, sack_log):
+        args = [a for f in conf_files for a in ("--config-file", f)]
+        if kind == "rs":
+            args = ["metricd"] + args
+        self.kind = kind
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", RECORDER, kind, *args],
+            stdout=log, stderr=log, start_new_session=True,
+            env=dict(os.environ, SACK_LOG=sack_log))
+
+    def pids(self):
+        """The master and its workers: its process group."""
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open("/proc/%s/stat" % entry) as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                except FileNotFoundError:
+                    continue
+                if int(fields[2]) == self.proc.pid:
+                    found.append(int(entry))
+        return found
+
+
+def _read_records(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [(int(pid), event, sack, int(count), int(ns))
+                for pid, event, sack, count, ns in
+                (line.split() for line in f if line.endswith("\n"))]
+
+
+def _intervals(records, killed_pids=(), killed_at=None):
+    """{sack: [(start, end, pid, measures, completed)]}"""
+    open_by_pid, intervals = {}, collections.defaultdict(list)
+    for pid, event, sack, count, ns in records:
+        if event == "start":
+            assert pid not in open_by_pid, "nested sack processing"
+            open_by_pid[pid] = (sack, ns, count)
+        else:
+            opened_sack, start, _ = open_by_pid.pop(pid)
+            assert opened_sack == sack
+            intervals[sack].append((start, ns, pid, count, event == "end"))
+    for pid, (sack, start, count) in open_by_pid.items():
+        assert pid in killed_pids, "sack %s still open by %d" % (sack, pid)
+        # The lock is released when the process dies, after the signal
+        # was sent: nobody may have entered the sack before that.
+        intervals[sack].append((start, killed_at, pid, count, False))
+    return intervals
+
+
+def _assert_no_overlap(intervals):
+    for sack, spans in intervals.items():
+        spans.sort()
+        for before, after in zip(spans, spans[1:]):
+            assert before[1] <= after[0], (
+                "sack %s processed by %d and %d at once" % (
+                    sack, before[2], after[2]))
+
+
+def _aggregates(store, metrics):
+    out = {}
+    for metric in metrics:
+        result = store.get_aggregated_measures(
+            {metric: metric.archive_policy.aggregations})[metric]
+        for aggregation, ts in result.items():
+            out[(metric.id, aggregation.method,
+                 int(aggregation.granularity.astype("timedelta64[s]")
+                     .astype(int)))] = (
+                ts.ts["timestamps"].tolist(), ts.ts["values"].tobytes())
+    return out
+
+
+def _group_members(url):
+    coord = coordination.get_coordinator(url, b"test-observer")
+    coord.start()
+    try:
+        return coord.get_members(metricd.GROUP_ID).get()
+    except coordination.GroupNotCreated:
+        return set()
+    finally:
+        coord.stop()
+
+
+def _wait(condition, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for " + what
+        time.sleep(0.05)
+
+
+def test_sack_lock_names_are_upstreams():
+    class Names:
+        def get_lock(self, name):
+            return name
+
+    upstream_chef = chef.Chef(Names(), None, None, None)
+    for total in (1, 128, 2048):
+        for number in (0, total // 2, total - 1):
+            sack = upstream_incoming.Sack(number, total, "incoming%d-%d" % (
+                total, number))
+            assert metricd.sack_lock_name(sack) == \
+                upstream_chef.get_sack_lock(sack)
+
+
+def test_assignment_matches_tooz_partitioner(tmp_path):
+    url = "file://%s" % tmp_path
+    sacks = [upstream_incoming.Sack(i, 32, "incoming32-%d" % i)
+             for i in range(32)]
+    coords = []
+    try:
+        for i in range(3):
+            coord = coordination.get_coordinator(
+                url, ("host.%d.%s" % (i, uuid.uuid4())).encode())
+            coord.start()
+            coords.append(coord)
+        # One member as upstream's metricd joins, two as ours.
+        partitioner = coords[0].join_partitioned_group(
+            metricd.GROUP_ID, partitions=200)
+        for replicas in (1, 2):
+            ours = [metricd.SackAssignment(c, sacks, replicas, ttl=0)
+                    for c in coords[1:]]
+            for assignment in ours:
+                assert assignment.join()
+            coords[0].run_watchers()
+            theirs = [s for s in sacks
+                      if partitioner.belongs_to_self(s, replicas=replicas)]
+            owners = collections.Counter(
+                s.number for owned in [theirs] + [a.sacks() for a in ours]
+                for s in owned)
+            assert owners == {s.number: replicas for s in sacks}
+    finally:
+        for coord in coords:
+            coord.stop()
+
+
+# One owner per sack: nothing is processed unless our ring and tooz's agree.
+# Three: every worker tries every sack, only the sack locks keep them apart.
+@pytest.mark.parametrize("replicas", [1, 3])
+def test_workers_share_sacks_and_survive_sigkill(tmp_path, replicas):
+    base, upstream_drivers = _conf_files(tmp_path, replicas)
+    conf = _load_conf(base)
+    from gnocchi_rs import cli
+    cli.upgrade_all(conf, SACKS)
+    index = indexer.get_driver(conf)
+    policy = archive_policy.ArchivePolicy(
+        "test-metricd", 0,
+        [archive_policy.ArchivePolicyItem(granularity=g, points=p)
+         for g, p in ((numpy.timedelta64(1, "s"), 3600),
+                      (numpy.timedelta64(10, "s"), 360),
+                      (numpy.timedelta64(60, "s"), 60))],
+        ["mean", "max", "min", "sum", "count", "last", "std"])
+    index.create_archive_policy(policy)
+    metrics = [index.create_metric(uuid.uuid4(), "admin", "test-metricd")
+               for _ in range(METRICS)]
+    metrics = index.list_metrics(
+        attribute_filter={"in": {"id": [m.id for m in metrics]}})
+    inbox = upstream_incoming.get_driver(conf)
+    rounds = _workload()
+
+    sack_log = str(tmp_path / "sacks.log")
+    log = open(tmp_path / "workers.log", "ab")
+    kinds = ["rs", "rs", "upstream"]
+    workers = [Worker(kind, [base] + ([upstream_drivers]
+                                      if kind == "upstream" else []),
+                      log, sack_log)
+               for kind in kinds]
+    victim = workers[0]
+    coordination_url = conf.coordination_url
+    try:
+        _wait(lambda: len(_group_members(coordination_url)) == len(workers),
+              90, "the workers to join the group")
+
+        victim_pids, killed_at, caught_mid_sack = set(), None, False
+        for number, batch in enumerate(rounds):
+            inbox.add_measures_batch({
+                metric.id: _measures(*points)
+                for metric, points in zip(metrics, batch)})
+            if number == ROUNDS // 2:
+                # Kill the victim while it holds a sack, if we can catch it
+                # there within a few seconds.
+                victim_pids = set(victim.pids())
+                deadline = time.monotonic() + 5
+                while time.monotonic() < deadline and not caught_mid_sack:
+                    opened = {}
+                    for pid, event, *_ in _read_records(sack_log):
+                        opened[pid] = event == "start"
+                    caught_mid_sack = any(opened.get(p) for p in victim_pids)
+                killed_at = time.monotonic_ns()
+                os.killpg(victim.proc.pid, signal.SIGKILL)
+                victim.proc.wait()
+            time.sleep(0.2)
+
+        def drained():
+            return (inbox.measures_report(details=False)["summary"]
+                    ["measures"] == 0)
+        _wait(drained, 60, "every measure to be processed")
+        # The last sack read may still be finishing.
+        _wait(lambda: not _intervals_open(sack_log, victim_pids), 30,
+              "the workers to leave their sacks")
+        pid_kind = {pid: worker.kind for worker in workers[1:]
+                    for pid in worker.pids()}
+        pid_kind.update((pid, victim.kind) for pid in victim_pids)
+        for worker in workers[1:]:
+            os.killpg(worker.proc.pid, signal.SIGTERM)
+        for worker in workers[1:]:
+            assert worker.proc.wait(60) == 0
+    finally:
+        for worker in workers:
+            if worker.proc.poll() is None:
+                os.killpg(worker.proc.pid, signal.SIGKILL)
+                worker.proc.wait()
+        log.close()
+
+    records = _read_records(sack_log)
+    intervals = _intervals(records, victim_pids, killed_at)
+    _assert_no_overlap(intervals)
+    posted = ROUNDS * METRICS * POINTS
+    processed = sum(span[3] for spans in intervals.values()
+                    for span in spans if span[4])
+    # Everything at least once; what the victim had read when it was
+    # killed may have been processed twice.
+    assert processed >= posted
+    by_kind = collections.Counter(
+        pid_kind[pid] for pid, event, *_ in records if event == "end")
+    assert by_kind["rs"] > 0 and by_kind["upstream"] > 0
+    assert any(span[2] in victim_pids
+               for spans in intervals.values() for span in spans)
+
+    # The same measures, round after round, through one uninterrupted
+    # pipeline on a storage of its own.
+    reference_conf = _load_conf(base)
+    reference_conf.set_override("file_basepath",
+                                str(tmp_path / "reference"), "storage")
+    reference = rs_storage.FileStorage(reference_conf.storage)
+    reference.upgrade()
+    for batch in rounds:
+        reference.add_measures_to_metrics(
+            {metric: _measures(*points)
+             for metric, points in zip(metrics, batch)}, index)
+    store = rs_storage.FileStorage(conf.storage)
+    expected = _aggregates(reference, metrics)
+    assert len(expected) == METRICS * 3 * 7
+    # (std needs two points in a bucket: none at 1 s.)
+    assert all(stamps for (_, method, seconds), (stamps, _) in
+               expected.items() if (method, seconds) != ("std", 1))
+    assert _aggregates(store, metrics) == expected
+    print("\nmeasures posted %d, processed %d (sacks: %d by gnocchi-rs, "
+          "%d by upstream), victim killed %s"
+          % (posted, processed, by_kind["rs"], by_kind["upstream"],
+             "inside a sack" if caught_mid_sack else "between sacks"))
+
+
+def _intervals_open(sack_log, killed_pids):
+    opened = {}
+    for pid, event, *_ in _read_records(sack_log):
+        opened[pid] = event == "start"
+    return [pid for pid, is_open in opened.items()
+            if is_open and pid not in killed_pids]
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    url = os.environ.get("GNOCCHI_RS_REDIS_URL")
+    if url:
+        yield url
+        return
+    import driver_harness
+    workdir = str(tmp_path_factory.mktemp("redis"))
+    try:
+        env = driver_harness.start_service("redis", workdir)
+    except RuntimeError as e:
+        pytest.skip(str(e))
+    try:
+        yield env["GNOCCHI_RS_REDIS_URL"]
+    finally:
+        driver_harness.stop_services(workdir)
+
+
+def test_greedy_worker_wakes_up_on_redis_notifications(tmp_path, redis_url):
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    base, _ = _conf_files(tmp_path, 1)
+    greedy = tmp_path / "greedy.conf"
+    # A scan period far longer than the test: only a notification can
+    # make the worker process the second batch in time.
+    greedy.write_text("[incoming]\ndriver = rs-redis\nredis_url = %s\n"
+                      "[metricd]\nmetric_processing_delay = 600\n"
+                      "greedy = true\n" % redis_url)
+    conf = _load_conf(base, str(greedy))
+    from gnocchi_rs import cli
+    cli.upgrade_all(conf, SACKS)
+    index = indexer.get_driver(conf)
+    metrics = [index.create_metric(uuid.uuid4(), "admin", "medium")
+               for _ in range(8)]
+    inbox = upstream_incoming.get_driver(conf)
+    log = open(tmp_path / "worker.log", "ab")
+    sack_log = str(tmp_path / "sacks.log")
+    worker = Worker("rs", [base, str(greedy)], log, sack_log)
+
+    def drained():
+        return (inbox.measures_report(details=False)["summary"]
+                ["measures"] == 0)
+    try:
+        _wait(lambda: len(_group_members(conf.coordination_url)) == 1, 90,
+              "the worker to join the group")
+        stamps = START + numpy.arange(3) * numpy.timedelta64(1, "s")
+        for offset in (0, 1):
+            # The first batch may be caught by the start-up scan.
+            inbox.add_measures_batch({
+                m.id: _measures(stamps + numpy.timedelta64(offset, "m"),
+                                [1.0, 2.0, 3.0]) for m in metrics})
+            posted = time.monotonic()
+            _wait(drained, 30, "the batch to be processed")
+        latency = time.monotonic() - posted
+        os.killpg(worker.proc.pid, signal.SIGTERM)
+        assert worker.proc.wait(60) == 0
+    finally:
+        if worker.proc.poll() is None:
+            os.killpg(worker.proc.pid, signal.SIGKILL)
+            worker.proc.wait()
+        log.close()
+    assert latency < 10
+    store = rs_storage.FileStorage(conf.storage)
+    metrics = index.list_metrics(
+        attribute_filter={"in": {"id": [m.id for m in metrics]}})
+    for metric in metrics:
+        mean = metric.archive_policy.get_aggregation(
+            "mean", numpy.timedelta64(60, "s"))
+        ts = store.get_aggregated_measures({metric: [mean]})[metric][mean]
+        assert ts.ts["values"].tolist() == [2.0, 2.0]
