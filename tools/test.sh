@@ -8,7 +8,9 @@
 #      real redis-server and a single-node Ceph cluster, the SIGKILL test;
 #   5. upstream Gnocchi's own unit + gabbi suites with rs-file, rs-redis and
 #      rs-ceph aliased in for file, redis and ceph, against PostgreSQL; then
-#      its indexer tests and gabbi suite on the SQLite indexer with rs-file.
+#      its indexer tests and gabbi suite on the SQLite indexer with rs-file;
+#   6. its functional_live suite against `gnocchi-rs api` + `gnocchi-rs
+#      metricd` (tools/run-functional-live.sh).
 # Exits non-zero when anything failed; the last lines summarise each part.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +54,11 @@ bash tools/run-upstream-suite.sh --venv "$GNOCCHI_RS_VENV" --indexer sqlite --al
     -- '^(gabbi\.|gnocchi\.tests\.test_indexer\.)' 2>&1 | tee /tmp/gnocchi-rs-upstream.log
 rc=${PIPESTATUS[0]}
 record "upstream indexer + gabbi suites (SQLite, file=rs-file)" "$rc" "$(tail -1 /tmp/gnocchi-rs-upstream.log)"
+
+echo "== upstream gnocchi 4.7.1 functional_live suite against gnocchi-rs api + metricd (PostgreSQL, rs-file)"
+bash tools/run-functional-live.sh --venv "$GNOCCHI_RS_VENV" 2>&1 | tee /tmp/gnocchi-rs-live.log
+rc=${PIPESTATUS[0]}
+record "upstream functional_live suite (gnocchi-rs api + metricd)" "$rc" "$(tail -1 /tmp/gnocchi-rs-live.log)"
 
 echo "== summary"
 printf '%s\n' "${summary[@]}"
