@@ -1,0 +1,249 @@
+"""The service end to end, side by side: upstream Gnocchi (its REST API
+and `gnocchi-metricd`, upstream `file` drivers) against gnocchi-rs
+(`gnocchi-rs api` + `gnocchi-rs metricd`, what `gnocchi-rs serve` runs,
+`rs-file` drivers), configured alike on this machine: each side gets its
+own PostgreSQL indexer, file storage, `file://` coordination, 2 API
+processes and 1 metricd worker.
+
+The seed workload: N metrics (1000 by default) receive batches of 5000
+measures through `POST /v1/batch/metrics/measures` until B batches (40 by
+default) are in; the clock stops when `/v1/status` shows no backlog and
+the aggregates read back. Prints measures/s end to end, the CPU time of the
+side's processes (API, metricd, PostgreSQL; not the client), the peak
+memory of its API and metricd processes, and the ratios.
+
+Both APIs are upstream's Pecan application under gunicorn (upstream's
+`gnocchi-api` needs uwsgi, which pip cannot install without a compiler);
+they differ by the drivers and the metricd.
+
+Usage: python benchmarks/service.py [--metrics N] [--batches B]
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.dirname(sys.executable)
+BATCH_MEASURES = 5000
+AUTH = "Basic " + base64.b64encode(b"admin:").decode()
+
+
+def services_start(name, workdir):
+    out = subprocess.run(["bash", os.path.join(ROOT, "tools", "services.sh"),
+                          "start", name, workdir], check=True,
+                         capture_output=True, text=True).stdout
+    env = {}
+    for line in out.splitlines():
+        if line.startswith("export "):
+            key, _, value = line[len("export "):].partition("=")
+            env[key] = value.strip("'\"")
+    return env
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def descendants(root_pids):
+    """Pids of the given processes and all their descendants."""
+    children = {}
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+            children.setdefault(ppid, []).append(int(pid))
+    found, todo = set(), list(root_pids)
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo.extend(children.get(pid, ()))
+    return found
+
+
+def cpu_seconds(pids):
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        total += sum(int(x) for x in fields[11:15])   # utime stime cutime cstime
+    return total / tick
+
+
+def peak_rss_mb(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+class Api:
+    def __init__(self, url):
+        self.url = url
+
+    def call(self, method, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method,
+            headers={"Authorization": AUTH,
+                     "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=300) as response:
+            payload = response.read()
+        return json.loads(payload) if payload else None
+
+
+def run_side(name, workdir, args):
+    """Starts one side, runs the workload, returns its figures."""
+    side_dir = os.path.join(workdir, name)
+    os.makedirs(side_dir)
+    os.chmod(side_dir, 0o755)   # PostgreSQL runs as the postgres user
+    pg = services_start("postgresql", os.path.join(side_dir, "services"))
+    rs = name == "gnocchi-rs"
+    conf = os.path.join(side_dir, "gnocchi.conf")
+    with open(conf, "w") as f:
+        f.write("[DEFAULT]\ncoordination_url = file://%s/coordination\n"
+                "[indexer]\nurl = %s\n"
+                "[storage]\ndriver = %s\nfile_basepath = %s/data\n"
+                "[metricd]\nworkers = 1\nmetric_processing_delay = 1\n"
+                "[api]\nauth_mode = basic\n"
+                % (side_dir, pg["GNOCCHI_RS_PG_SQLALCHEMY_URL"],
+                   "rs-file" if rs else "file", side_dir))
+    upgrade = ([os.path.join(BIN, "gnocchi-rs"), "upgrade"] if rs
+               else [os.path.join(BIN, "gnocchi-upgrade")])
+    subprocess.run(upgrade + ["--config-file", conf], check=True,
+                   capture_output=True)
+    port = free_port()
+    logs = open(os.path.join(side_dir, "server.log"), "w")
+    metricd = ([os.path.join(BIN, "gnocchi-rs"), "metricd", "--workers", "1"]
+               if rs else [os.path.join(BIN, "gnocchi-metricd")])
+    servers = [
+        subprocess.Popen([os.path.join(BIN, "gnocchi-rs"), "api", "--host",
+                          "127.0.0.1", "--port", str(port), "--workers", "2",
+                          "--config-file", conf],
+                         stdout=logs, stderr=subprocess.STDOUT),
+        subprocess.Popen(metricd + ["--config-file", conf],
+                         stdout=logs, stderr=subprocess.STDOUT),
+    ]
+    api = Api("http://127.0.0.1:%d" % port)
+    try:
+        for _ in range(240):
+            try:
+                api.call("GET", "/v1/status")
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise SystemExit("%s: the API did not start (%s)" % (
+                name, os.path.join(side_dir, "server.log")))
+        api.call("POST", "/v1/archive_policy", {
+            "name": "bench", "back_window": 0,
+            "definition": [{"granularity": "1m", "points": 1440},
+                           {"granularity": "1h", "points": 720}]})
+        metrics = [api.call("POST", "/v1/metric",
+                            {"archive_policy_name": "bench"})["id"]
+                   for _ in range(args.metrics)]
+        postmaster = int(open(os.path.join(
+            side_dir, "services", "postgresql", "data",
+            "postmaster.pid")).readline())
+        roots = [s.pid for s in servers] + [postmaster]
+        cpu0 = cpu_seconds(descendants(roots))
+        start = time.perf_counter()
+        per_metric = max(1, BATCH_MEASURES // args.metrics) \
+            if args.metrics < BATCH_MEASURES else 1
+        metrics_per_batch = BATCH_MEASURES // per_metric
+        t0 = 1_700_000_000
+        posted = 0
+        for b in range(args.batches):
+            first = (b * metrics_per_batch) % len(metrics)
+            chosen = [metrics[(first + i) % len(metrics)]
+                      for i in range(metrics_per_batch)]
+            base = t0 + b * per_metric
+            body = {m: [{"timestamp": base + k, "value": float(k % 17)}
+                        for k in range(per_metric)] for m in chosen}
+            api.call("POST", "/v1/batch/metrics/measures", body)
+            posted += len(chosen) * per_metric
+        while True:
+            status = api.call("GET", "/v1/status?details=false")
+            if status["storage"]["summary"]["measures"] == 0:
+                break
+            time.sleep(0.2)
+        readable = api.call(
+            "GET", "/v1/metric/%s/measures?granularity=60" % metrics[0])
+        wall = time.perf_counter() - start
+        if not readable:
+            raise SystemExit("%s: no aggregates read back" % name)
+        pids = descendants(roots)
+        cpu = cpu_seconds(pids) - cpu0
+        memory = peak_rss_mb(descendants([s.pid for s in servers]))
+        return {"measures": posted, "wall": wall, "cpu": cpu,
+                "peak_mb": memory}
+    finally:
+        for server in servers:
+            server.send_signal(signal.SIGTERM)
+        for server in servers:
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        logs.close()
+        subprocess.run(["bash", os.path.join(ROOT, "tools", "services.sh"),
+                        "stop", os.path.join(side_dir, "services")],
+                       capture_output=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--metrics", type=int, default=1000)
+    parser.add_argument("--batches", type=int, default=40)
+    args = parser.parse_args()
+    workdir = tempfile.mkdtemp(prefix="gnocchi-rs-service-bench-")
+    os.chmod(workdir, 0o755)
+    results = {name: run_side(name, workdir, args)
+               for name in ("upstream", "gnocchi-rs")}
+    n = results["upstream"]["measures"]
+    print("service: %d metrics, %d batches of %d measures (%d measures), "
+          "posted until processed and readable" % (
+              args.metrics, args.batches, BATCH_MEASURES, n))
+    print("%-11s %12s %18s %16s" % ("side", "measures/s",
+                                    "CPU s/100k meas.", "peak memory MB"))
+    for name, r in results.items():
+        print("%-11s %12.0f %18.2f %16.1f" % (
+            name, r["measures"] / r["wall"], 1e5 * r["cpu"] / r["measures"],
+            r["peak_mb"]))
+    up, rs = results["upstream"], results["gnocchi-rs"]
+    print("gnocchi-rs: %.1fx the throughput, %.1fx less CPU, %.2fx the "
+          "peak memory of upstream" % (
+              up["wall"] / rs["wall"], up["cpu"] / rs["cpu"],
+              rs["peak_mb"] / up["peak_mb"]))
+
+
+if __name__ == "__main__":
+    main()
