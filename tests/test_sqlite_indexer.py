@@ -76,6 +76,17 @@ def test_url_scheme_selects_the_sqlite_indexer(tmp_path):
     assert str(driver) == "SQLiteIndexer: sqlite:///%s/index.sqlite" % tmp_path
 
 
+def test_missing_directories_of_the_database_are_created(tmp_path):
+    nested = tmp_path / "not" / "there" / "yet"
+    (tmp_path / "gnocchi.conf").write_text(
+        "[DEFAULT]\ncoordination_url = file://%s/coordination\n"
+        "[indexer]\nurl = sqlite:///%s/index.sqlite\n" % (tmp_path, nested))
+    driver = indexer.get_driver(load_conf(tmp_path))
+    driver.upgrade()
+    driver.disconnect()
+    assert (nested / "index.sqlite").is_file()
+
+
 def test_fresh_upgrade_then_second_upgrade_is_a_no_op(tmp_path, db_path):
     driver = indexer.get_driver(make_conf(tmp_path))
     driver.upgrade()

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import operator
+import os
 import re
 import sqlite3
 import threading
@@ -247,6 +248,11 @@ class SQLiteIndexer(sql_indexer.SQLAlchemyIndexer):
 
     def __init__(self, conf):
         super().__init__(conf)
+        # SQLite creates the file, not the directories leading to it.
+        database = sqlalchemy.engine.make_url(conf.indexer.url).database
+        if database and database != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(database)),
+                        exist_ok=True)
         self.facade = _SQLiteFacade(conf)
 
     def __str__(self):
