@@ -14,7 +14,12 @@ SYSTEM_RADOS = "/usr/lib/python3/dist-packages/rados" + (
     sysconfig.get_config_var("EXT_SUFFIX") or ".so")
 
 
+# The directory put on sys.path, for child processes' PYTHONPATH.
+DIRECTORY = None
+
+
 def expose():
+    global DIRECTORY
     try:
         import rados  # noqa: F401
         return
@@ -22,7 +27,7 @@ def expose():
         pass
     if not os.path.exists(SYSTEM_RADOS):
         return
-    directory = tempfile.mkdtemp(prefix="gnocchi-rs-rados-")
-    os.symlink(SYSTEM_RADOS, os.path.join(directory, os.path.basename(
+    DIRECTORY = tempfile.mkdtemp(prefix="gnocchi-rs-rados-")
+    os.symlink(SYSTEM_RADOS, os.path.join(DIRECTORY, os.path.basename(
         SYSTEM_RADOS)))
-    sys.path.append(directory)
+    sys.path.append(DIRECTORY)

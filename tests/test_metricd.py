@@ -1,6 +1,6 @@
 """`gnocchi-rs metricd` workers, next to an upstream `gnocchi-metricd`
-worker, on one file storage with file:// coordination and an SQLite
-indexer: every measure is processed, no sack is ever processed by two
+worker, on one storage (file with file:// coordination; Ceph or Redis with
+Redis coordination) and an SQLite indexer: every measure is processed, no sack is ever processed by two
 workers at once, and killing one worker with SIGKILL in the middle of its
 work loses nothing (the aggregates equal those of an uninterrupted run)."""
 from __future__ import annotations
@@ -20,11 +20,14 @@ from gnocchi import chef
 from gnocchi import incoming as upstream_incoming
 from gnocchi import indexer
 from gnocchi import service
+from gnocchi import storage as gnocchi_storage
 from oslo_config import cfg
 from tooz import coordination
 
 from gnocchi_rs import metricd
 from gnocchi_rs import storage as rs_storage
+
+import system_rados
 
 SACKS = 16
 METRICS = 48
@@ -37,7 +40,9 @@ MEMBER_TIMEOUT = 4
 # has read a sack (start) and when it has deleted what it read (end).
 RECORDER = r"""
 import contextlib, os, sys, time
+from gnocchi.incoming import ceph as upstream_ceph
 from gnocchi.incoming import file as upstream_file
+from gnocchi.incoming import redis as upstream_redis
 from gnocchi_rs import incoming as rs_incoming
 
 _log = os.open(os.environ["SACK_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
@@ -62,7 +67,9 @@ def _recorded(original):
         _record("end", sack, count)
     return process_measures_for_sack
 
-for cls in (rs_incoming.FileStorage, upstream_file.FileStorage):
+for cls in (rs_incoming.FileStorage, upstream_file.FileStorage,
+            rs_incoming.CephStorage, upstream_ceph.CephStorage,
+            rs_incoming.RedisStorage, upstream_redis.RedisStorage):
     cls.process_measures_for_sack = _recorded(cls.process_measures_for_sack)
 
 kind, argv = sys.argv[1], sys.argv[2:]
@@ -75,16 +82,28 @@ metricd.metricd()
 """
 
 
-def _conf_files(tmp_path, replicas):
+def _conf_files(tmp_path, replicas, backend="file", redis_url=None,
+                ceph_pool=None):
+    """The shared configuration, and the override that makes a worker use
+    upstream's drivers: file storage with file:// coordination, or Redis
+    or Ceph (``<conffile>:<pool>``) storage with Redis coordination."""
+    coordination = redis_url or f"file://{tmp_path}/coordination"
+    if backend == "file":
+        storage = f"driver = rs-file\nfile_basepath = {tmp_path}/storage"
+    elif backend == "redis":
+        storage = f"driver = rs-redis\nredis_url = {redis_url}"
+    else:
+        conffile, _, pool = ceph_pool.rpartition(":")
+        storage = (f"driver = rs-ceph\nceph_conffile = {conffile}\n"
+                   f"ceph_pool = {pool}")
     base = tmp_path / "gnocchi.conf"
     base.write_text(f"""
 [DEFAULT]
-coordination_url = file://{tmp_path}/coordination?timeout={MEMBER_TIMEOUT}
+coordination_url = {coordination}?timeout={MEMBER_TIMEOUT}
 [indexer]
 url = sqlite:///{tmp_path}/index.sqlite
 [storage]
-driver = rs-file
-file_basepath = {tmp_path}/storage
+{storage}
 [metricd]
 workers = 1
 metric_processing_delay = 1
@@ -92,7 +111,7 @@ processing_replicas = {replicas}
 metric_reporting_delay = -1
 """)
     upstream_drivers = tmp_path / "upstream-drivers.conf"
-    upstream_drivers.write_text("[storage]\ndriver = file\n")
+    upstream_drivers.write_text("[storage]\ndriver = %s\n" % backend)
     return str(base), str(upstream_drivers)
 
 
@@ -124,10 +143,14 @@ class Worker:
         if kind == "rs":
             args = ["metricd"] + args
         self.kind = kind
+        env = dict(os.environ, SACK_LOG=sack_log)
+        if system_rados.DIRECTORY:
+            # Upstream's Ceph drivers need the system's rados module.
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, (
+                system_rados.DIRECTORY, env.get("PYTHONPATH"))))
         self.proc = subprocess.Popen(
             [sys.executable, "-c", RECORDER, kind, *args],
-            stdout=log, stderr=log, start_new_session=True,
-            env=dict(os.environ, SACK_LOG=sack_log))
+            stdout=log, stderr=log, start_new_session=True, env=env)
 
     def pids(self):
         """The master and its workers: its process group."""
@@ -259,9 +282,20 @@ def test_assignment_matches_tooz_partitioner(tmp_path):
 
 # One owner per sack: nothing is processed unless our ring and tooz's agree.
 # Three: every worker tries every sack, only the sack locks keep them apart.
-@pytest.mark.parametrize("replicas", [1, 3])
-def test_workers_share_sacks_and_survive_sigkill(tmp_path, replicas):
-    base, upstream_drivers = _conf_files(tmp_path, replicas)
+@pytest.mark.parametrize("backend,replicas", [
+    ("file", 1), ("file", 3), ("ceph", 1), ("redis", 3)])
+def test_workers_share_sacks_and_survive_sigkill(tmp_path, request, backend,
+                                                 replicas):
+    redis_url = ceph_pool = None
+    if backend != "file":
+        import redis
+        redis_url = request.getfixturevalue("redis_url")
+        redis.Redis.from_url(redis_url).flushdb()
+    if backend == "ceph":
+        cluster = request.getfixturevalue("ceph_cluster")
+        ceph_pool = "%s:%s" % (cluster.conffile, cluster.new_pool())
+    base, upstream_drivers = _conf_files(tmp_path, replicas, backend,
+                                         redis_url, ceph_pool)
     conf = _load_conf(base)
     from gnocchi_rs import cli
     cli.upgrade_all(conf, SACKS)
@@ -283,7 +317,7 @@ def test_workers_share_sacks_and_survive_sigkill(tmp_path, replicas):
 
     sack_log = str(tmp_path / "sacks.log")
     log = open(tmp_path / "workers.log", "ab")
-    kinds = ["rs", "rs", "upstream"]
+    kinds = ["rs", "rs", "rs", "upstream"]
     workers = [Worker(kind, [base] + ([upstream_drivers]
                                       if kind == "upstream" else []),
                       log, sack_log)
@@ -361,7 +395,7 @@ def test_workers_share_sacks_and_survive_sigkill(tmp_path, replicas):
         reference.add_measures_to_metrics(
             {metric: _measures(*points)
              for metric, points in zip(metrics, batch)}, index)
-    store = rs_storage.FileStorage(conf.storage)
+    store = gnocchi_storage.get_driver(conf)
     expected = _aggregates(reference, metrics)
     assert len(expected) == METRICS * 3 * 7
     # (std needs two points in a bucket: none at 1 s.)
