@@ -101,6 +101,15 @@ impl Write for Stream {
     }
 }
 
+impl Stream {
+    fn set_nonblocking(&self, nonblocking: bool) -> std::io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_nonblocking(nonblocking),
+            Stream::Unix(s) => s.set_nonblocking(nonblocking),
+        }
+    }
+}
+
 struct Connection {
     reader: BufReader<Stream>,
 }
@@ -142,6 +151,23 @@ impl Connection {
             reply.ok()?;
         }
         Ok(conn)
+    }
+
+    /// Whether an idle connection can still be used: the server has not
+    /// closed it (restart, idle timeout) and sent nothing unasked. Checked
+    /// before use instead of retrying after a failure, because a failed
+    /// pipeline may have been executed and must not run twice.
+    fn is_usable(&mut self) -> bool {
+        if !self.reader.buffer().is_empty() {
+            return false;
+        }
+        let stream = self.reader.get_mut();
+        if stream.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let mut probe = [0u8; 1];
+        let usable = matches!(stream.read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+        usable && stream.set_nonblocking(false).is_ok()
     }
 
     fn pipeline(&mut self, commands: &[Vec<Vec<u8>>]) -> Result<Vec<Reply>> {
@@ -238,10 +264,16 @@ impl RedisClient {
         if commands.is_empty() {
             return Ok(Vec::new());
         }
-        let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let mut conn = match pooled {
-            Some(conn) => conn,
-            None => Connection::open(&self.config)?,
+        let mut conn = loop {
+            let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+            match pooled {
+                Some(mut conn) => {
+                    if conn.is_usable() {
+                        break conn;
+                    }
+                }
+                None => break Connection::open(&self.config)?,
+            }
         };
         let replies = conn.pipeline(commands)?;
         if let Ok(mut idle) = self.idle.lock() {
@@ -253,5 +285,49 @@ impl RedisClient {
     pub fn query(&self, args: &[&[u8]]) -> Result<Reply> {
         let mut replies = self.pipeline(&[command(args)])?;
         replies.pop().ok_or_else(|| Error::Backend("redis: no reply".into()))?.ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::time::Duration;
+
+    fn config(port: u16) -> RedisConfig {
+        RedisConfig {
+            address: Address::Tcp { host: "127.0.0.1".into(), port },
+            username: None,
+            password: None,
+            db: 0,
+            timeout: Some(Duration::from_secs(5)),
+        }
+    }
+
+    #[test]
+    fn a_connection_the_server_closed_is_not_reused() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut open = Connection::open(&config(port)).unwrap();
+        let (server_side, _) = listener.accept().unwrap();
+        assert!(open.is_usable());
+        drop(server_side);
+        // The FIN arrives asynchronously.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while open.is_usable() {
+            assert!(std::time::Instant::now() < deadline, "a closed connection still looks usable");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn a_connection_with_unasked_data_is_not_reused() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut open = Connection::open(&config(port)).unwrap();
+        let (mut server_side, _) = listener.accept().unwrap();
+        server_side.write_all(b"+OK\r\n").unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!open.is_usable());
     }
 }

@@ -487,3 +487,117 @@ def test_greedy_worker_wakes_up_on_redis_notifications(tmp_path, redis_url):
             "mean", numpy.timedelta64(60, "s"))
         ts = store.get_aggregated_measures({metric: [mean]})[metric][mean]
         assert ts.ts["values"].tolist() == [2.0, 2.0]
+
+
+def _start_redis(directory, port):
+    """A redis-server that keeps its data across restarts (append-only
+    file, fsync on every write), unlike the test servers of services.sh."""
+    conf = directory / "redis.conf"
+    conf.write_text("bind 127.0.0.1\nport %d\ndaemonize yes\n"
+                    "pidfile %s/redis.pid\ndir %s\nlogfile %s/redis.log\n"
+                    "appendonly yes\nappendfsync always\nsave \"\"\n"
+                    % (port, directory, directory, directory))
+    subprocess.run(["redis-server", str(conf)], check=True)
+    import redis
+    client = redis.Redis(port=port)
+    _wait(lambda: _pings(client), 20, "redis-server to start")
+
+
+def _pings(client):
+    import redis
+    try:
+        return client.ping()
+    except redis.ConnectionError:
+        return False
+
+
+def test_backend_restart_loses_nothing(tmp_path, request):
+    """The Redis server holding storage and incoming is shut down and
+    started again while a gnocchi-rs metricd works: the worker rides it
+    out and every measure ends up in the aggregates."""
+    import redis
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    redis_dir = tmp_path / "redis"
+    redis_dir.mkdir()
+    _start_redis(redis_dir, port)
+    client = redis.Redis(port=port)
+    request.addfinalizer(lambda: _shutdown(client))
+    url = "redis://127.0.0.1:%d" % port
+    base = tmp_path / "gnocchi.conf"
+    base.write_text(f"""
+[DEFAULT]
+coordination_url = file://{tmp_path}/coordination?timeout={MEMBER_TIMEOUT}
+[indexer]
+url = sqlite:///{tmp_path}/index.sqlite
+[storage]
+driver = rs-redis
+redis_url = {url}
+[metricd]
+workers = 1
+metric_processing_delay = 1
+metric_reporting_delay = -1
+""")
+    conf = _load_conf(str(base))
+    from gnocchi_rs import cli
+    cli.upgrade_all(conf, SACKS)
+    index = indexer.get_driver(conf)
+    metrics = [index.create_metric(uuid.uuid4(), "admin", "medium")
+               for _ in range(METRICS)]
+    metrics = index.list_metrics(
+        attribute_filter={"in": {"id": [m.id for m in metrics]}})
+    inbox = upstream_incoming.get_driver(conf)
+    rounds = _workload(seed=5)
+    log = open(tmp_path / "worker.log", "ab")
+    worker = Worker("rs", [str(base)], log, str(tmp_path / "sacks.log"))
+    try:
+        _wait(lambda: len(_group_members(conf.coordination_url)) == 1, 90,
+              "the worker to join the group")
+        for number, batch in enumerate(rounds):
+            inbox.add_measures_batch({
+                metric.id: _measures(*points)
+                for metric, points in zip(metrics, batch)})
+            if number == ROUNDS // 2:
+                client.shutdown(save=False)   # the AOF already has it all
+                time.sleep(3)                 # the worker meets the outage
+                _start_redis(redis_dir, port)
+            time.sleep(0.2)
+
+        def drained():
+            return (inbox.measures_report(details=False)["summary"]
+                    ["measures"] == 0)
+        _wait(drained, 90, "every measure to be processed")
+        time.sleep(1)   # the last sack's store is done before its delete
+        assert worker.proc.poll() is None, "the worker died"
+        os.killpg(worker.proc.pid, signal.SIGTERM)
+        assert worker.proc.wait(60) == 0
+    finally:
+        if worker.proc.poll() is None:
+            os.killpg(worker.proc.pid, signal.SIGKILL)
+            worker.proc.wait()
+        log.close()
+    reference_conf = _load_conf(str(base))
+    reference_conf.set_override("driver", "rs-file", "storage")
+    reference_conf.set_override("file_basepath",
+                                str(tmp_path / "reference"), "storage")
+    reference = rs_storage.FileStorage(reference_conf.storage)
+    reference.upgrade()
+    for batch in rounds:
+        reference.add_measures_to_metrics(
+            {metric: _measures(*points)
+             for metric, points in zip(metrics, batch)}, index)
+    expected = _aggregates(reference, metrics)
+    assert expected
+    assert _aggregates(gnocchi_storage.get_driver(conf), metrics) == expected
+    # The worker did meet the outage.
+    assert b"Connection refused" in (tmp_path / "worker.log").read_bytes()
+
+
+def _shutdown(client):
+    import redis
+    try:
+        client.shutdown(save=False)
+    except redis.ConnectionError:
+        pass
