@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 
@@ -244,3 +245,67 @@ def test_upgrade_fresh_data_dir(tmp_path):
     assert index.list_metrics(attribute_filter={"in": {"id": [metric.id]}})
     index.disconnect()
     shutil.rmtree(data)
+
+
+def _http(url, method, path, body=None, raw=None):
+    """(status, body text) of a request as admin; errors are answers too."""
+    data = raw if raw is not None else (
+        None if body is None else json.dumps(body).encode())
+    request = urllib.request.Request(url + path, data=data, method=method, headers={
+        "Authorization": "Basic " + base64.b64encode(b"admin:").decode(),
+        "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_bad_input_at_the_service_edge(tmp_path):
+    """Malformed JSON, wrong types, unknown metrics: upstream's status codes
+    and messages; a huge batch is taken whole and every measure lands."""
+    serve = Serve(str(tmp_path / "data"), _free_port())
+    try:
+        serve.wait_ready()
+        url = serve.url
+        status, body = _http(url, "POST", "/v1/metric",
+                             raw=b'{"archive_policy_name": "low"')
+        assert status == 400 and "Unable to decode body" in body
+        status, body = _http(url, "POST", "/v1/metric",
+                             {"archive_policy_name": 42})
+        assert status == 400 and "Invalid input" in body
+        status, metric = _http(url, "POST", "/v1/metric",
+                               {"archive_policy_name": "medium"})
+        assert status == 201
+        metric = json.loads(metric)["id"]
+        status, body = _http(url, "POST", "/v1/metric/%s/measures" % metric,
+                             [{"timestamp": "yesterday-ish", "value": 1}])
+        assert status == 400 and "Invalid input" in body
+        status, body = _http(url, "POST", "/v1/metric/%s/measures" % metric,
+                             [{"timestamp": "2026-11-21T10:00:00",
+                               "value": "NaN-ish"}])
+        assert status == 400 and "Invalid input" in body
+        unknown = str(uuid.uuid4())
+        status, body = _http(url, "POST", "/v1/batch/metrics/measures",
+                             {unknown: [{"timestamp": "2026-11-21T10:00:00",
+                                         "value": 1}]})
+        assert status == 400 and "Unknown metrics: %s" % unknown in body
+        # 200 000 measures in one request (a day and more at 1 s).
+        start = 1_790_000_000
+        huge = [{"timestamp": start + i, "value": float(i % 10)}
+                for i in range(200_000)]
+        status, body = _http(url, "POST", "/v1/metric/%s/measures" % metric,
+                             huge)
+        assert status == 202, body
+        deadline = time.monotonic() + 120
+        while serve.status()["storage"]["summary"]["measures"]:
+            assert time.monotonic() < deadline, serve.logs()
+            time.sleep(0.5)
+        status, body = _http(
+            url, "GET", "/v1/metric/%s/measures?aggregation=count"
+            "&granularity=3600" % metric)
+        assert status == 200
+        # The medium policy keeps 1 h buckets for 30 days: all of them.
+        assert sum(row[2] for row in json.loads(body)) == 200_000
+    finally:
+        assert serve.stop()[0] == 0
