@@ -244,6 +244,15 @@ def test_upgrade_fresh_data_dir(tmp_path):
     metric = index.create_metric(uuid.uuid4(), "admin", "low")
     assert index.list_metrics(attribute_filter={"in": {"id": [metric.id]}})
     index.disconnect()
+    # metricd's group exists before any metricd ran: upstream's /v1/status
+    # answers 500 without it.
+    from tooz import coordination
+    coord = coordination.get_coordinator(conf.coordination_url, b"test")
+    coord.start()
+    try:
+        assert coord.get_members(b"gnocchi-processing").get() == set()
+    finally:
+        coord.stop()
     shutil.rmtree(data)
 
 

@@ -34,7 +34,10 @@ from gnocchi_rs import carbonara
 DEFAULT_SACKS = 128
 SERVE_DEFAULT_HOST = "127.0.0.1"
 SERVE_DEFAULT_PORT = 8041
-STOP_TIMEOUT = 30
+STOP_TIMEOUT = 75
+# Below STOP_TIMEOUT, as is cotyledon's graceful_shutdown_timeout (60 s) for
+# metricd, so that servers finish their own shutdown before `serve` kills.
+API_GRACEFUL_TIMEOUT = 30
 
 # Upstream's gnocchi/gnocchi-config-generator.conf
 CONFIG_NAMESPACES = ("gnocchi", "oslo.middleware.cors",
@@ -210,11 +213,33 @@ def upgrade_all(conf, sacks_number=DEFAULT_SACKS, skip_index=False,
         inbox = incoming.get_driver(conf)
         log.info("Upgrading incoming storage %s", inbox)
         inbox.upgrade(sacks_number)
+    _create_processing_group(conf, log)
     if (not skip_archive_policies and not index.list_archive_policies()
             and not index.list_archive_policy_rules()):
         for policy in archive_policy.DEFAULT_ARCHIVE_POLICIES.values():
             index.create_archive_policy(policy)
         index.create_archive_policy_rule("default", "*", "low")
+
+
+def _create_processing_group(conf, log):
+    """Creates metricd's tooz group, as a first metricd worker would:
+    upstream's /v1/status fails (500) while it does not exist."""
+    from tooz import coordination
+
+    from gnocchi_rs import metricd as rs_metricd
+
+    if not conf.coordination_url:
+        return
+    coord = coordination.get_coordinator(conf.coordination_url,
+                                         b"gnocchi-rs-upgrade")
+    coord.start()
+    try:
+        coord.create_group(rs_metricd.GROUP_ID).get()
+        log.info("Created the metricd group")
+    except coordination.GroupAlreadyExist:
+        pass
+    finally:
+        coord.stop()
 
 
 def upgrade(args):
@@ -263,7 +288,7 @@ def api(args):
         # Aggregation requests can be long; gthread workers heartbeat from
         # their main thread, so this bounds a stuck worker, not a request.
         "timeout": 60,
-        "graceful_timeout": STOP_TIMEOUT,
+        "graceful_timeout": API_GRACEFUL_TIMEOUT,
     })
     server.run()
     return 0
@@ -313,6 +338,7 @@ class _ParentDeathSignal:
     PR_SET_PDEATHSIG = 1
 
     def __init__(self):
+        self._parent = os.getpid()
         try:
             self._prctl = ctypes.CDLL(None, use_errno=True).prctl
         except (OSError, AttributeError):
@@ -321,6 +347,9 @@ class _ParentDeathSignal:
     def __call__(self):
         if self._prctl is not None:
             self._prctl(self.PR_SET_PDEATHSIG, signal.SIGTERM)
+            # `serve` died before the signal was armed: nobody will stop us.
+            if os.getppid() != self._parent:
+                os._exit(1)
 
 
 class Supervisor:
@@ -386,7 +415,11 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 print("gnocchi-rs serve: %s did not stop in %ds, killing it"
                       % (name, STOP_TIMEOUT), file=sys.stderr)
-                child.kill()
+                # The whole group: its own workers too.
+                try:
+                    os.killpg(child.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
                 child.wait()
             if child.returncode not in (0, -signal.SIGTERM):
                 clean = False

@@ -43,6 +43,21 @@ def sack_lock_name(sack) -> bytes:
     return hashlib.sha1(name).hexdigest().encode()
 
 
+class LostSackLock(Exception):
+    def __init__(self, sack):
+        super().__init__("lost the lock of sack %s while processing it; its "
+                         "measures stay for the next pass" % sack)
+
+
+def _still_owned(lock):
+    """False only when the backend says the lock is someone else's now
+    (backends that cannot tell are trusted, as upstream does)."""
+    try:
+        return lock.is_still_owner()
+    except (NotImplementedError, tooz.NotImplemented):
+        return True
+
+
 class SackProcessor:
     """Processes the new measures of one sack, whole."""
 
@@ -52,13 +67,15 @@ class SackProcessor:
         self.index = index
         self.storage = storage
 
-    def process(self, sack, blocking=False) -> int:
+    def process(self, sack, blocking=False, before_reading=None) -> int:
         """Returns the number of metrics processed; raises
         ``chef.SackAlreadyLocked`` when another worker holds the sack."""
         lock = self.coord.get_lock(sack_lock_name(sack))
         if not lock.acquire(blocking=blocking):
             raise chef.SackAlreadyLocked(sack)
         try:
+            if before_reading is not None:
+                before_reading(sack)
             # The measures are deleted when this block exits without an
             # exception, that is once their aggregates are stored.
             with self.incoming.process_measures_for_sack(sack) as measures:
@@ -71,6 +88,12 @@ class SackProcessor:
                 self.storage.add_measures_to_metrics(
                     {metric: measures[metric.id] for metric in metrics},
                     self.index)
+                # A lock whose lease expired (lost heartbeat) may be held by
+                # another worker now: keep the measures (they are processed
+                # again, harmlessly) rather than delete what it may be
+                # reading too.
+                if not _still_owned(lock):
+                    raise LostSackLock(sack)
                 if len(metrics) < len(measures):
                     LOG.debug("Sack %s: dropped the measures of %d deleted "
                               "metrics", sack, len(measures) - len(metrics))
@@ -235,6 +258,13 @@ class ProcessingWorker(upstream_metricd.MetricProcessBase):
         except tooz.ToozError as e:
             LOG.warning("Unable to publish worker statistics: %s", e)
 
+    def _take_notification(self, sack):
+        """Called with the sack's lock held, before reading it: a
+        notification for measures that arrive from now on is a new one,
+        not lost in the one this pass answers."""
+        self._notified.discard(sack)
+        self.incoming.finish_sack_processing(sack)
+
     def _run_job(self):
         owned = self.assignment.sacks()
         # Notified sacks first; all our sacks when nothing was notified or
@@ -249,7 +279,8 @@ class ProcessingWorker(upstream_metricd.MetricProcessBase):
             if self._shutdown.is_set():
                 break
             try:
-                metrics += self.processor.process(sack)
+                metrics += self.processor.process(
+                    sack, before_reading=self._take_notification)
             except chef.SackAlreadyLocked:
                 continue
             except Exception:
@@ -257,8 +288,6 @@ class ProcessingWorker(upstream_metricd.MetricProcessBase):
                           "stay for the next pass", sack, exc_info=True)
                 continue
             processed_sacks += 1
-            self.incoming.finish_sack_processing(sack)
-            self._notified.discard(sack)
         LOG.debug("%d metrics processed from %d sacks", metrics,
                   processed_sacks)
         self._publish_statistics()
