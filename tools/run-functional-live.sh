@@ -63,6 +63,9 @@ driver = rs-file
 file_basepath = $WORKDIR/data
 [metricd]
 metric_processing_delay = 1
+# The suite polls until deleted metrics are expunged by the janitor
+# (default: every 300 s).
+metric_cleanup_delay = 2
 [api]
 auth_mode = basic
 EOF
