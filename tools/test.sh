@@ -10,7 +10,8 @@
 #      rs-ceph aliased in for file, redis and ceph, against PostgreSQL; then
 #      its indexer tests and gabbi suite on the SQLite indexer with rs-file;
 #   6. its functional_live suite against `gnocchi-rs api` + `gnocchi-rs
-#      metricd` (tools/run-functional-live.sh).
+#      metricd` (tools/run-functional-live.sh);
+#   7. the README's two commands in a fresh venv (tools/check-readme-start.sh).
 # Exits non-zero when anything failed; the last lines summarise each part.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -59,6 +60,11 @@ echo "== upstream gnocchi 4.7.1 functional_live suite against gnocchi-rs api + m
 bash tools/run-functional-live.sh --venv "$GNOCCHI_RS_VENV" 2>&1 | tee /tmp/gnocchi-rs-live.log
 rc=${PIPESTATUS[0]}
 record "upstream functional_live suite (gnocchi-rs api + metricd)" "$rc" "$(tail -1 /tmp/gnocchi-rs-live.log)"
+
+echo "== the README's two commands: tools/install.sh (no extras) then gnocchi-rs serve"
+bash tools/check-readme-start.sh 2>&1 | tee /tmp/gnocchi-rs-readme.log
+rc=${PIPESTATUS[0]}
+record "README install + serve" "$rc" "$(tail -1 /tmp/gnocchi-rs-readme.log)"
 
 echo "== summary"
 printf '%s\n' "${summary[@]}"
