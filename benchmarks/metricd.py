@@ -76,7 +76,7 @@ def worker(args):
     os.environ["GNOCCHI_INDEXER_URL"] = args.indexer_url
     import numpy
     from oslo_config import cfg
-    from gnocchi import archive_policy, chef, incoming, indexer, service
+    from gnocchi import chef, incoming, indexer, service
     from gnocchi import storage
     from tooz import coordination
 

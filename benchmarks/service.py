@@ -31,7 +31,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
