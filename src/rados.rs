@@ -99,6 +99,7 @@ librados_api! {
     fn rados_read_op_assert_version(Handle, u64);
     fn rados_read_op_read(Handle, u64, usize, *mut c_char, *mut usize, *mut c_int);
     fn rados_read_op_omap_get_vals2(Handle, *const c_char, *const c_char, u64, *mut Handle, *mut c_uchar, *mut c_int);
+    fn rados_read_op_omap_get_keys2(Handle, *const c_char, u64, *mut Handle, *mut c_uchar, *mut c_int);
     fn rados_aio_read_op_operate(Handle, Handle, Handle, *const c_char, c_int) -> c_int;
     fn rados_omap_get_next2(Handle, *mut *mut c_char, *mut *mut c_char, *mut usize, *mut usize) -> c_int;
     fn rados_omap_get_end(Handle);
@@ -359,6 +360,8 @@ enum ReadKind<'a> {
     /// `len` bytes at `offset`, if the object is still at `version`.
     Range { offset: u64, len: usize, version: u64 },
     Omap { prefix: &'a str, after: &'a [u8], limit: u64 },
+    /// Omap keys only (no prefix filter in librados' API).
+    OmapKeys { after: &'a [u8] },
 }
 
 /// An option's value, `None` when unset or empty.
@@ -462,6 +465,10 @@ impl Pool {
                     let prefix = c_string(prefix)?;
                     (api.rados_read_op_omap_get_vals2)(op.raw, after.as_ptr(), prefix.as_ptr(), limit, &mut s.omap.raw, &mut s.more, &mut s.omap_rc);
                 }
+                ReadKind::OmapKeys { after } => {
+                    let after = CString::new(after).map_err(|_| Error::Backend("ceph: NUL in an omap key".into()))?;
+                    (api.rados_read_op_omap_get_keys2)(op.raw, after.as_ptr(), u64::MAX, &mut s.omap.raw, &mut s.more, &mut s.omap_rc);
+                }
             }
             let rc = (api.rados_aio_read_op_operate)(op.raw, self.io, read.completion.raw, oid.as_ptr(), flags);
             check(rc, || format!("reading {object}"))?;
@@ -558,26 +565,7 @@ impl Pool {
                 check(rc.min(slot.omap_rc), || format!("listing the omap of {}", queries[i].object))?;
                 let entries = results[i].get_or_insert_with(Vec::new);
                 let before = entries.len();
-                loop {
-                    let (mut key, mut value, mut key_len, mut value_len) = (null_mut(), null_mut(), 0usize, 0usize);
-                    // SAFETY: a completed iterator; key/value are valid
-                    // for key_len/value_len bytes until the next call.
-                    let rc = unsafe {
-                        (self.api.rados_omap_get_next2)(slot.omap.raw, &mut key, &mut value, &mut key_len, &mut value_len)
-                    };
-                    check(rc, || format!("iterating the omap of {}", queries[i].object))?;
-                    if key.is_null() {
-                        break;
-                    }
-                    // SAFETY: as above.
-                    let (key, value) = unsafe {
-                        (
-                            std::slice::from_raw_parts(key.cast::<u8>(), key_len).to_vec(),
-                            if value.is_null() { Vec::new() } else { std::slice::from_raw_parts(value.cast::<u8>(), value_len).to_vec() },
-                        )
-                    };
-                    entries.push((key, value));
-                }
+                entries.extend(self.drain(&slot.omap, &queries[i].object)?);
                 let full = queries[i].limit.is_some_and(|l| entries.len() >= l);
                 if slot.more != 0 && !full && entries.len() > before {
                     after[i] = entries.last().map(|(k, _)| k.clone()).unwrap_or_default();
@@ -587,6 +575,63 @@ impl Pool {
             open = still_open;
         }
         Ok(results)
+    }
+
+    /// The omap keys of each object that start with `prefix` (`None` for a
+    /// missing object), paged to the end; values are not transferred.
+    pub fn omap_keys(&self, objects: &[String], prefix: &[u8], flags: c_int) -> Result<Vec<Option<Vec<Vec<u8>>>>> {
+        let mut results: Vec<Option<Vec<Vec<u8>>>> = vec![Some(Vec::new()); objects.len()];
+        let mut open: Vec<usize> = (0..objects.len()).collect();
+        let mut after: Vec<Vec<u8>> = vec![Vec::new(); objects.len()];
+        while !open.is_empty() {
+            let in_flight = open
+                .iter()
+                .map(|&i| self.submit_read(&objects[i], ReadKind::OmapKeys { after: &after[i] }, flags).map(|r| (i, r)))
+                .collect::<Result<Vec<_>>>()?;
+            let mut still_open = Vec::new();
+            for (i, read) in in_flight {
+                let (rc, slot) = read.wait();
+                if rc == -ENOENT || slot.omap_rc == -ENOENT {
+                    results[i] = None;
+                    continue;
+                }
+                check(rc.min(slot.omap_rc), || format!("listing the omap keys of {}", objects[i]))?;
+                let page = self.drain(&slot.omap, &objects[i])?;
+                // Paging goes on from the last key read, kept or not.
+                if let (true, Some((last, _))) = (slot.more != 0, page.last()) {
+                    after[i] = last.clone();
+                    still_open.push(i);
+                }
+                if let Some(keys) = results[i].as_mut() {
+                    keys.extend(page.into_iter().map(|(k, _)| k).filter(|k| k.starts_with(prefix)));
+                }
+            }
+            open = still_open;
+        }
+        Ok(results)
+    }
+
+    /// Every entry of a completed omap iterator.
+    fn drain(&self, iterator: &OmapIter, object: &str) -> Result<OmapEntries> {
+        let mut entries = Vec::new();
+        loop {
+            let (mut key, mut value, mut key_len, mut value_len) = (null_mut(), null_mut(), 0usize, 0usize);
+            // SAFETY: a completed iterator; key/value are valid for
+            // key_len/value_len bytes until the next call.
+            let rc = unsafe { (self.api.rados_omap_get_next2)(iterator.raw, &mut key, &mut value, &mut key_len, &mut value_len) };
+            check(rc, || format!("iterating the omap of {object}"))?;
+            if key.is_null() {
+                return Ok(entries);
+            }
+            // SAFETY: as above.
+            let (key, value) = unsafe {
+                (
+                    std::slice::from_raw_parts(key.cast::<u8>(), key_len).to_vec(),
+                    if value.is_null() { Vec::new() } else { std::slice::from_raw_parts(value.cast::<u8>(), value_len).to_vec() },
+                )
+            };
+            entries.push((key, value));
+        }
     }
 
     /// Submits every operation, then waits for all; returns each one's

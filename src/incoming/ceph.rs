@@ -131,13 +131,10 @@ impl Incoming for CephIncoming {
     }
 
     fn report(&self, sacks: &[String]) -> Result<Vec<(MetricId, usize)>> {
-        let queries: Vec<OmapQuery> = sacks
-            .iter()
-            .map(|sack| OmapQuery { object: sack.clone(), prefix: MEASURE_PREFIX.to_string(), limit: None })
-            .collect();
+        // Keys only: the report counts blobs, it does not need them.
         let mut counts: BTreeMap<MetricId, usize> = BTreeMap::new();
-        for entries in self.pool.omap_entries(&queries, READ_BALANCED)?.into_iter().flatten() {
-            for (key, _) in entries {
+        for keys in self.pool.omap_keys(sacks, MEASURE_PREFIX.as_bytes(), READ_BALANCED)?.into_iter().flatten() {
+            for key in keys {
                 if let Some(metric) = metric_of_key(&key) {
                     *counts.entry(metric).or_default() += 1;
                 }
