@@ -36,20 +36,9 @@ SERVERS = ("postgres", "redis-server", "ceph-osd", "ceph-mon")
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 import system_rados  # noqa: E402
+from project_services import start_service, stop_services  # noqa: E402
 
 system_rados.expose()
-
-
-def services_start(name, workdir):
-    out = subprocess.run(["bash", os.path.join(ROOT, "tools", "services.sh"),
-                          "start", name, workdir], check=True,
-                         capture_output=True, text=True).stdout
-    env = {}
-    for line in out.splitlines():
-        if line.startswith("export "):
-            k, _, v = line[7:].partition("=")
-            env[k] = v.strip("'\"")
-    return env
 
 
 def servers_cpu_seconds():
@@ -191,18 +180,18 @@ def main():
         pg_url = os.environ.get("GNOCCHI_RS_PG_SQLALCHEMY_URL") or \
             os.environ.get("GNOCCHI_RS_PG_URL")
         if not pg_url:
-            env = services_start("postgresql", workdir)
+            env = start_service("postgresql", workdir)
             started.append("postgresql")
             pg_url = env.get("GNOCCHI_RS_PG_SQLALCHEMY_URL",
                              env["GNOCCHI_RS_PG_URL"])
         redis_url = os.environ.get("GNOCCHI_RS_REDIS_URL")
         backends = args.backends.split(",")
         if "redis" in backends and not redis_url:
-            redis_url = services_start("redis", workdir)["GNOCCHI_RS_REDIS_URL"]
+            redis_url = start_service("redis", workdir)["GNOCCHI_RS_REDIS_URL"]
         ceph_conf = os.environ.get("GNOCCHI_RS_CEPH_CONF")
         if "ceph" in backends:
             if not ceph_conf:
-                ceph_conf = services_start("ceph", workdir)["GNOCCHI_RS_CEPH_CONF"]
+                ceph_conf = start_service("ceph", workdir)["GNOCCHI_RS_CEPH_CONF"]
             import rados
             cluster = rados.Rados(conffile=ceph_conf)
             cluster.connect()
@@ -253,8 +242,7 @@ def main():
     finally:
         if cluster is not None:
             cluster.shutdown()
-        subprocess.run(["bash", os.path.join(ROOT, "tools", "services.sh"),
-                        "stop", workdir], capture_output=True)
+        stop_services(workdir)
 
 
 if __name__ == "__main__":

@@ -34,20 +34,10 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from project_services import start_service, stop_services  # noqa: E402
 BATCH_MEASURES = 5000
 AUTH = "Basic " + base64.b64encode(b"admin:").decode()
-
-
-def services_start(name, workdir):
-    out = subprocess.run(["bash", os.path.join(ROOT, "tools", "services.sh"),
-                          "start", name, workdir], check=True,
-                         capture_output=True, text=True).stdout
-    env = {}
-    for line in out.splitlines():
-        if line.startswith("export "):
-            key, _, value = line[len("export "):].partition("=")
-            env[key] = value.strip("'\"")
-    return env
 
 
 def free_port():
@@ -124,7 +114,7 @@ def run_side(name, workdir, args):
     side_dir = os.path.join(workdir, name)
     os.makedirs(side_dir)
     os.chmod(side_dir, 0o755)   # PostgreSQL runs as the postgres user
-    pg = services_start("postgresql", os.path.join(side_dir, "services"))
+    pg = start_service("postgresql", os.path.join(side_dir, "services"))
     rs = name == "gnocchi-rs"
     conf = os.path.join(side_dir, "gnocchi.conf")
     with open(conf, "w") as f:
@@ -213,9 +203,7 @@ def run_side(name, workdir, args):
             except subprocess.TimeoutExpired:
                 server.kill()
         logs.close()
-        subprocess.run(["bash", os.path.join(ROOT, "tools", "services.sh"),
-                        "stop", os.path.join(side_dir, "services")],
-                       capture_output=True)
+        stop_services(os.path.join(side_dir, "services"))
 
 
 def main():

@@ -1,16 +1,31 @@
 """Runs before any test module imports gnocchi: upstream's Ceph drivers,
 which the tests compare against, need the system's rados module. Also the
-Ceph cluster the tests share."""
+Redis server and Ceph cluster the tests share."""
 import os
 import uuid
 
 import pytest
 
+import project_services
 import system_rados
 
 system_rados.expose()
 
-import driver_harness as h  # noqa: E402  (after expose: imports gnocchi)
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A redis-server started by the project's script (or the one named by
+    GNOCCHI_RS_REDIS_URL), shared by the session."""
+    url = os.environ.get("GNOCCHI_RS_REDIS_URL")
+    if url:
+        yield url
+        return
+    workdir = str(tmp_path_factory.mktemp("redis"))
+    env = project_services.start_service("redis", workdir)
+    try:
+        yield env["GNOCCHI_RS_REDIS_URL"]
+    finally:
+        project_services.stop_services(workdir)
 
 
 class CephCluster:
@@ -48,11 +63,11 @@ def ceph_cluster(tmp_path_factory):
     workdir = None
     if not conffile:
         workdir = str(tmp_path_factory.mktemp("ceph"))
-        conffile = h.start_service("ceph", workdir)["GNOCCHI_RS_CEPH_CONF"]
+        conffile = project_services.start_service("ceph", workdir)["GNOCCHI_RS_CEPH_CONF"]
     cluster = CephCluster(conffile)
     try:
         yield cluster
     finally:
         cluster.close()
         if workdir:
-            h.stop_services(workdir)
+            project_services.stop_services(workdir)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
 import types
 import uuid
 
@@ -21,7 +20,6 @@ from gnocchi.storage import redis as up_storage_redis
 from gnocchi_rs import incoming as rs_incoming
 from gnocchi_rs import storage as rs_storage
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 S = 10 ** 9
 
 DRIVERS = {
@@ -178,25 +176,3 @@ def dump_ceph_pool(ioctx):
             omap = dict(entries)
         out[obj.key] = (data, omap)
     return out
-
-
-def start_service(name, workdir):
-    """Starts a service with the project's script; returns its settings."""
-    script = os.path.join(ROOT, "tools", "services.sh")
-    res = subprocess.run(["bash", script, "start", name, workdir],
-                         capture_output=True, text=True, timeout=120)
-    if res.returncode != 0:
-        raise RuntimeError("cannot start %s: %s%s" % (name, res.stdout,
-                                                      res.stderr))
-    env = {}
-    for line in res.stdout.splitlines():
-        line = line.strip()
-        if line.startswith("export "):
-            key, _, value = line[len("export "):].partition("=")
-            env[key] = value.strip("'\"")
-    return env
-
-
-def stop_services(workdir):
-    subprocess.run(["bash", os.path.join(ROOT, "tools", "services.sh"),
-                    "stop", workdir], capture_output=True, timeout=120)

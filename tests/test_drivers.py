@@ -21,20 +21,6 @@ import driver_harness as h
 NUM_SACKS = 8
 
 
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory):
-    url = os.environ.get("GNOCCHI_RS_REDIS_URL")
-    if url:
-        yield url
-        return
-    workdir = str(tmp_path_factory.mktemp("redis"))
-    env = h.start_service("redis", workdir)
-    try:
-        yield env["GNOCCHI_RS_REDIS_URL"]
-    finally:
-        h.stop_services(workdir)
-
-
 class Backend:
     """Fresh stores of one backend, with drivers of either side on them."""
 

@@ -217,6 +217,21 @@ def _aggregates(store, metrics):
     return out
 
 
+def _uninterrupted_aggregates(conf_file, tmp_path, rounds, metrics, index):
+    """The aggregates of the same measures, round after round, through one
+    uninterrupted pipeline on a file storage of its own."""
+    reference_conf = _load_conf(conf_file)
+    reference_conf.set_override("file_basepath",
+                                str(tmp_path / "reference"), "storage")
+    reference = rs_storage.FileStorage(reference_conf.storage)
+    reference.upgrade()
+    for batch in rounds:
+        reference.add_measures_to_metrics(
+            {metric: _measures(*points)
+             for metric, points in zip(metrics, batch)}, index)
+    return _aggregates(reference, metrics)
+
+
 def _group_members(url):
     coord = coordination.get_coordinator(url, b"test-observer")
     coord.start()
@@ -384,19 +399,9 @@ def test_workers_share_sacks_and_survive_sigkill(tmp_path, request, backend,
     assert any(span[2] in victim_pids
                for spans in intervals.values() for span in spans)
 
-    # The same measures, round after round, through one uninterrupted
-    # pipeline on a storage of its own.
-    reference_conf = _load_conf(base)
-    reference_conf.set_override("file_basepath",
-                                str(tmp_path / "reference"), "storage")
-    reference = rs_storage.FileStorage(reference_conf.storage)
-    reference.upgrade()
-    for batch in rounds:
-        reference.add_measures_to_metrics(
-            {metric: _measures(*points)
-             for metric, points in zip(metrics, batch)}, index)
     store = gnocchi_storage.get_driver(conf)
-    expected = _aggregates(reference, metrics)
+    expected = _uninterrupted_aggregates(base, tmp_path, rounds, metrics,
+                                         index)
     assert len(expected) == METRICS * 3 * 7
     # (std needs two points in a bucket: none at 1 s.)
     assert all(stamps for (_, method, seconds), (stamps, _) in
@@ -414,24 +419,6 @@ def _intervals_open(sack_log, killed_pids):
         opened[pid] = event == "start"
     return [pid for pid, is_open in opened.items()
             if is_open and pid not in killed_pids]
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    url = os.environ.get("GNOCCHI_RS_REDIS_URL")
-    if url:
-        yield url
-        return
-    import driver_harness
-    workdir = str(tmp_path_factory.mktemp("redis"))
-    try:
-        env = driver_harness.start_service("redis", workdir)
-    except RuntimeError as e:
-        pytest.skip(str(e))
-    try:
-        yield env["GNOCCHI_RS_REDIS_URL"]
-    finally:
-        driver_harness.stop_services(workdir)
 
 
 def test_greedy_worker_wakes_up_on_redis_notifications(tmp_path, redis_url):
@@ -578,17 +565,8 @@ metric_reporting_delay = -1
             os.killpg(worker.proc.pid, signal.SIGKILL)
             worker.proc.wait()
         log.close()
-    reference_conf = _load_conf(str(base))
-    reference_conf.set_override("driver", "rs-file", "storage")
-    reference_conf.set_override("file_basepath",
-                                str(tmp_path / "reference"), "storage")
-    reference = rs_storage.FileStorage(reference_conf.storage)
-    reference.upgrade()
-    for batch in rounds:
-        reference.add_measures_to_metrics(
-            {metric: _measures(*points)
-             for metric, points in zip(metrics, batch)}, index)
-    expected = _aggregates(reference, metrics)
+    expected = _uninterrupted_aggregates(str(base), tmp_path, rounds,
+                                         metrics, index)
     assert expected
     assert _aggregates(gnocchi_storage.get_driver(conf), metrics) == expected
     # The worker did meet the outage.

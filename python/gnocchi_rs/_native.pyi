@@ -51,6 +51,19 @@ Policy = Tuple[List[Tuple[str, int, Optional[int]]], List[str], Optional[int], i
 Outcome = Tuple[int, Optional[int], bool, int, Optional[str]]
 SplitRef = Tuple[bytes, str, int, int]
 
+class RedisConnection:
+    """A pooled native connection to a Redis server."""
+    def __init__(
+        self,
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+        unix_socket_path: Optional[str] = None,
+        username: Optional[str] = None,
+        password: Optional[str] = None,
+        db: int = 0,
+        socket_timeout: Optional[float] = None,
+    ) -> None: ...
+
 class RadosPool:
     """A librados connection to one pool (librados.so.2 loaded at run time)."""
     def __init__(
@@ -76,16 +89,7 @@ class NativeStorage:
     @staticmethod
     def ceph(pool: RadosPool) -> "NativeStorage": ...
     @staticmethod
-    def redis(
-        prefix: bytes,
-        host: Optional[str] = None,
-        port: Optional[int] = None,
-        unix_socket_path: Optional[str] = None,
-        username: Optional[str] = None,
-        password: Optional[str] = None,
-        db: int = 0,
-        socket_timeout: Optional[float] = None,
-    ) -> "NativeStorage": ...
+    def redis(connection: RedisConnection, prefix: bytes) -> "NativeStorage": ...
     @property
     def write_full(self) -> bool: ...
     def process(
@@ -117,15 +121,7 @@ class NativeIncoming:
     @staticmethod
     def ceph(pool: RadosPool) -> "NativeIncoming": ...
     @staticmethod
-    def redis(
-        host: Optional[str] = None,
-        port: Optional[int] = None,
-        unix_socket_path: Optional[str] = None,
-        username: Optional[str] = None,
-        password: Optional[str] = None,
-        db: int = 0,
-        socket_timeout: Optional[float] = None,
-    ) -> "NativeIncoming": ...
+    def redis(connection: RedisConnection) -> "NativeIncoming": ...
     def add_measures_batch(self, batch: List[Tuple[str, bytes, Records]], notify: bool) -> None: ...
     def read_sack(self, sack: str) -> ReadResult: ...
     def read_metrics(self, metrics: List[Tuple[str, bytes]]) -> ReadResult: ...

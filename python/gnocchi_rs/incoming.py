@@ -117,7 +117,7 @@ class RedisStorage(NativeIncomingMixin, upstream_redis.RedisStorage):
         cached = getattr(self, "_native_cache", None)
         if cached is None:
             cached = (None, _native.NativeIncoming.redis(
-                **redis_config.native_kwargs(self._client)))
+                redis_config.native_connection(self._client)))
             self._native_cache = cached
         return cached[1]
 

@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from gnocchi import storage
 
+from gnocchi_rs import _native
+
+
+def native_connection(client):
+    """A native connection with the settings of a redis-py client."""
+    return _native.RedisConnection(**native_kwargs(client))
+
 
 def native_kwargs(client):
     pool = client.connection_pool

@@ -312,7 +312,7 @@ class RedisStorage(NativeStorageMixin, upstream_redis.RedisStorage):
         cached = getattr(self, "_native_cache", None)
         if cached is None or cached[0] != key:
             cached = (key, _native.NativeStorage.redis(
-                key, **redis_config.native_kwargs(self._client)))
+                redis_config.native_connection(self._client), key))
             self._native_cache = cached
         return cached[1]
 

@@ -31,23 +31,34 @@ fn optional_bytes(py: Python<'_>, data: Option<Vec<u8>>) -> Option<Bound<'_, PyB
     data.map(|d| PyBytes::new(py, &d))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn redis_client(
-    host: Option<String>,
-    port: Option<u16>,
-    unix_socket_path: Option<String>,
-    username: Option<String>,
-    password: Option<String>,
-    db: i64,
-    socket_timeout: Option<f64>,
-) -> PyResult<Arc<RedisClient>> {
-    let address = match (host, unix_socket_path) {
-        (Some(host), _) => Address::Tcp { host, port: port.unwrap_or(6379) },
-        (None, Some(path)) => Address::Unix(path),
-        (None, None) => return Err(PyValueError::new_err("a Redis host or unix socket path is required")),
-    };
-    let timeout = socket_timeout.filter(|t| *t > 0.0).and_then(|t| Duration::try_from_secs_f64(t).ok());
-    Ok(Arc::new(RedisClient::new(RedisConfig { address, username, password, db, timeout })))
+/// A pooled connection to a Redis server, for a storage or incoming
+/// driver's native backend.
+#[pyclass(frozen, module = "gnocchi_rs._native")]
+pub struct RedisConnection {
+    client: Arc<RedisClient>,
+}
+
+#[pymethods]
+impl RedisConnection {
+    #[new]
+    #[pyo3(signature = (host=None, port=None, unix_socket_path=None, username=None, password=None, db=0, socket_timeout=None))]
+    fn new(
+        host: Option<String>,
+        port: Option<u16>,
+        unix_socket_path: Option<String>,
+        username: Option<String>,
+        password: Option<String>,
+        db: i64,
+        socket_timeout: Option<f64>,
+    ) -> PyResult<RedisConnection> {
+        let address = match (host, unix_socket_path) {
+            (Some(host), _) => Address::Tcp { host, port: port.unwrap_or(6379) },
+            (None, Some(path)) => Address::Unix(path),
+            (None, None) => return Err(PyValueError::new_err("a Redis host or unix socket path is required")),
+        };
+        let timeout = socket_timeout.filter(|t| *t > 0.0).and_then(|t| Duration::try_from_secs_f64(t).ok());
+        Ok(RedisConnection { client: Arc::new(RedisClient::new(RedisConfig { address, username, password, db, timeout })) })
+    }
 }
 
 /// A connection to a Ceph pool, shared by a storage or incoming driver's
@@ -144,20 +155,8 @@ impl NativeStorage {
     }
 
     #[staticmethod]
-    #[pyo3(signature = (prefix, host=None, port=None, unix_socket_path=None, username=None, password=None, db=0, socket_timeout=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn redis(
-        prefix: Vec<u8>,
-        host: Option<String>,
-        port: Option<u16>,
-        unix_socket_path: Option<String>,
-        username: Option<String>,
-        password: Option<String>,
-        db: i64,
-        socket_timeout: Option<f64>,
-    ) -> PyResult<NativeStorage> {
-        let client = redis_client(host, port, unix_socket_path, username, password, db, socket_timeout)?;
-        Ok(NativeStorage { store: Box::new(storage::redis::RedisStore::new(client, prefix)) })
+    fn redis(connection: &RedisConnection, prefix: Vec<u8>) -> NativeStorage {
+        NativeStorage { store: Box::new(storage::redis::RedisStore::new(connection.client.clone(), prefix)) }
     }
 
     #[staticmethod]
@@ -318,18 +317,8 @@ impl NativeIncoming {
     }
 
     #[staticmethod]
-    #[pyo3(signature = (host=None, port=None, unix_socket_path=None, username=None, password=None, db=0, socket_timeout=None))]
-    fn redis(
-        host: Option<String>,
-        port: Option<u16>,
-        unix_socket_path: Option<String>,
-        username: Option<String>,
-        password: Option<String>,
-        db: i64,
-        socket_timeout: Option<f64>,
-    ) -> PyResult<NativeIncoming> {
-        let client = redis_client(host, port, unix_socket_path, username, password, db, socket_timeout)?;
-        Ok(NativeIncoming { incoming: Box::new(incoming::redis::RedisIncoming::new(client)) })
+    fn redis(connection: &RedisConnection) -> NativeIncoming {
+        NativeIncoming { incoming: Box::new(incoming::redis::RedisIncoming::new(connection.client.clone())) }
     }
 
     #[staticmethod]
@@ -392,6 +381,7 @@ impl NativeIncoming {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RadosPool>()?;
+    m.add_class::<RedisConnection>()?;
     m.add_class::<NativeStorage>()?;
     m.add_class::<NativeIncoming>()?;
     m.add_class::<PendingReceipt>()?;
