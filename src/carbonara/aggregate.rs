@@ -75,13 +75,82 @@ impl Method {
     }
 }
 
-/// Sum in time order, starting from +0.0 as numpy's `bincount` does.
-#[inline]
-fn sequential_sum(points: &[Point]) -> f64 {
-    points.iter().fold(0.0, |acc, p| acc + p.value)
+/// Buckets processed side by side: each bucket's sum stays one
+/// left-to-right chain (so the bits are upstream's), but independent
+/// chains keep the adders busy where one would wait on each addition.
+const LANES: usize = 8;
+
+/// `fold(bucket, acc, point)` folded over every bucket from `init(bucket)`,
+/// point by point in time order, `LANES` buckets at a time.
+#[inline(always)]
+fn fold_buckets(
+    grouping: &Grouping,
+    init: impl Fn(usize) -> f64,
+    fold: impl Fn(usize, f64, &Point) -> f64,
+) -> Vec<f64> {
+    let counts = grouping.counts();
+    let points = grouping.points();
+    let mut out = Vec::with_capacity(counts.len());
+    let mut start = 0;
+    let mut bucket = 0;
+    while bucket + LANES <= counts.len() {
+        let mut slices: [&[Point]; LANES] = [&[]; LANES];
+        for (lane, slice) in slices.iter_mut().enumerate() {
+            let count = counts[bucket + lane];
+            *slice = &points[start..start + count];
+            start += count;
+        }
+        let mut acc: [f64; LANES] = std::array::from_fn(|lane| init(bucket + lane));
+        let common = slices.iter().map(|s| s.len()).min().unwrap_or(0);
+        let heads: [&[Point]; LANES] = std::array::from_fn(|lane| &slices[lane][..common]);
+        for i in 0..common {
+            for lane in 0..LANES {
+                acc[lane] = fold(bucket + lane, acc[lane], &heads[lane][i]);
+            }
+        }
+        for lane in 0..LANES {
+            for p in &slices[lane][common..] {
+                acc[lane] = fold(bucket + lane, acc[lane], p);
+            }
+        }
+        out.extend_from_slice(&acc);
+        bucket += LANES;
+    }
+    for &count in &counts[bucket..] {
+        let acc = points[start..start + count].iter().fold(init(bucket), |acc, p| fold(bucket, acc, p));
+        out.push(acc);
+        start += count;
+        bucket += 1;
+    }
+    out
 }
 
+/// The sequential sum of each bucket.
+fn bucket_sums(grouping: &Grouping) -> Vec<f64> {
+    fold_buckets(grouping, |_| 0.0, |_, acc, p| acc + p.value)
+}
+
+/// Upstream's ddof=1 standard deviation of each bucket of two points or
+/// more (NaN elsewhere; the caller drops those buckets).
+fn bucket_stds(grouping: &Grouping) -> Vec<f64> {
+    let counts = grouping.counts();
+    let means: Vec<f64> = bucket_sums(grouping).iter().zip(counts).map(|(sum, &n)| sum / n as f64).collect();
+    let squares = fold_buckets(
+        grouping,
+        |_| 0.0,
+        |bucket, acc, p| {
+            let d = p.value - means[bucket];
+            acc + d * d
+        },
+    );
+    squares.iter().zip(counts).map(|(squares, &n)| (squares / (n as f64 - 1.0)).sqrt()).collect()
+}
+
+/// The least value in the NaN-last order, the first one among equals.
 fn min_value(points: &[Point]) -> f64 {
+    if let Some(least) = unambiguous_extreme(points, f64::INFINITY, |v, best| v < best) {
+        return least;
+    }
     let mut best = points[0].value;
     for p in &points[1..] {
         if cmp_nan_last(p.value, best).is_lt() {
@@ -91,7 +160,11 @@ fn min_value(points: &[Point]) -> f64 {
     best
 }
 
+/// The greatest value in the NaN-last order, the last one among equals.
 fn max_value(points: &[Point]) -> f64 {
+    if let Some(greatest) = unambiguous_extreme(points, f64::NEG_INFINITY, |v, best| v > best) {
+        return greatest;
+    }
     let mut best = points[0].value;
     for p in &points[1..] {
         if !cmp_nan_last(p.value, best).is_lt() {
@@ -101,14 +174,34 @@ fn max_value(points: &[Point]) -> f64 {
     best
 }
 
-fn std_value(points: &[Point]) -> f64 {
-    let n = points.len() as f64;
-    let mean = sequential_sum(points) / n;
-    let squares = points.iter().fold(0.0, |acc, p| {
-        let d = p.value - mean;
-        acc + d * d
-    });
-    (squares / (n - 1.0)).sqrt()
+/// The extreme of a long bucket by plain comparisons over independent
+/// lanes, when that is the answer of the sequential NaN-last rule: with no
+/// NaN, and an extreme other than zero, every value equal to the extreme
+/// has its bits, so which one wins a tie does not matter. `None` asks for
+/// the sequential rule (NaNs, a zero extreme whose sign depends on order,
+/// or a short bucket).
+#[inline(always)]
+fn unambiguous_extreme(points: &[Point], identity: f64, better: impl Fn(f64, f64) -> bool) -> Option<f64> {
+    if points.len() < 2 * LANES {
+        return None;
+    }
+    let mut lanes = [identity; LANES];
+    let mut nan = false;
+    let chunks = points.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (lane, p) in lanes.iter_mut().zip(chunk) {
+            let v = p.value;
+            nan |= v.is_nan();
+            *lane = if better(v, *lane) { v } else { *lane };
+        }
+    }
+    for p in tail {
+        nan |= p.value.is_nan();
+        lanes[0] = if better(p.value, lanes[0]) { p.value } else { lanes[0] };
+    }
+    let extreme = lanes.iter().fold(identity, |best, &v| if better(v, best) { v } else { best });
+    (!nan && extreme != 0.0).then_some(extreme)
 }
 
 /// Stable, as upstream's `lexsort`: among equal values (+0.0 and -0.0,
@@ -160,19 +253,65 @@ fn per_bucket(grouping: &Grouping, mut value_of: impl FnMut(&[Point], usize) -> 
     out
 }
 
+/// Pairs each bucket with its computed value.
+fn with_buckets(grouping: &Grouping, values: Vec<f64>) -> Vec<Point> {
+    grouping.buckets().iter().zip(values).map(|(&bucket, value)| Point::new(bucket, value)).collect()
+}
+
+/// `value_of` applied to the single point of each bucket.
+#[inline(always)]
+fn map_points(grouping: &Grouping, value_of: impl Fn(f64) -> f64) -> Vec<Point> {
+    grouping.buckets().iter().zip(grouping.points()).map(|(&bucket, p)| Point::new(bucket, value_of(p.value))).collect()
+}
+
+/// One point per bucket (a series at its own granularity, as the finest
+/// archive of a policy usually is): most methods are then a map over the
+/// points. `None` for the methods that still need the general path.
+fn reduce_singletons(grouping: &Grouping, reducer: Reducer) -> Option<Vec<Point>> {
+    Some(match reducer {
+        // 0.0 + v, as a sum from +0.0 (a -0.0 becomes +0.0); / 1 is exact.
+        Reducer::Mean | Reducer::Sum => map_points(grouping, |v| 0.0 + v),
+        Reducer::Count => map_points(grouping, |_| 1.0),
+        Reducer::First | Reducer::Last | Reducer::Min | Reducer::Max => map_points(grouping, |v| v),
+        Reducer::Std => Vec::new(),
+        Reducer::Median | Reducer::Percentile(_) => return None,
+    })
+}
+
 /// Applies `reducer` to every bucket of `grouping`.
 pub fn reduce(grouping: &Grouping, reducer: Reducer) -> Vec<Point> {
+    if grouping.points().len() == grouping.buckets().len() {
+        if let Some(points) = reduce_singletons(grouping, reducer) {
+            return points;
+        }
+    }
     let mut scratch = Vec::new();
     match reducer {
-        Reducer::Mean => per_bucket(grouping, |p, _| Some(sequential_sum(p) / p.len() as f64)),
-        Reducer::Sum => per_bucket(grouping, |p, _| Some(sequential_sum(p))),
+        Reducer::Mean => {
+            let sums = bucket_sums(grouping);
+            let means = sums.iter().zip(grouping.counts()).map(|(sum, &n)| sum / n as f64).collect();
+            with_buckets(grouping, means)
+        }
+        Reducer::Sum => with_buckets(grouping, bucket_sums(grouping)),
         Reducer::Count => per_bucket(grouping, |p, _| Some(p.len() as f64)),
         Reducer::First => per_bucket(grouping, |p, _| Some(p[0].value)),
         Reducer::Last => per_bucket(grouping, |p, _| Some(p[p.len() - 1].value)),
         Reducer::Min => per_bucket(grouping, |p, _| Some(min_value(p))),
         Reducer::Max => per_bucket(grouping, |p, _| Some(max_value(p))),
-        // A single point has no sample deviation: no point at all.
-        Reducer::Std => per_bucket(grouping, |p, _| (p.len() > 1).then(|| std_value(p))),
+        // A single point has no sample deviation: no point at all. A NaN
+        // deviation from NaN data is a value, so single points are told
+        // apart by count, not by the result.
+        Reducer::Std => {
+            let stds = bucket_stds(grouping);
+            grouping
+                .buckets()
+                .iter()
+                .zip(grouping.counts())
+                .zip(stds)
+                .filter(|((_, &n), _)| n > 1)
+                .map(|((&bucket, _), std)| Point::new(bucket, std))
+                .collect()
+        }
         Reducer::Median => per_bucket(grouping, |p, _| {
             sorted_values(p, &mut scratch);
             Some(median_value(&scratch))
@@ -242,5 +381,68 @@ mod tests {
         let v: Vec<f64> = (1..=10).map(|x| x as f64).collect();
         assert_eq!(one(&v, "87pct"), 8.83);
         assert_eq!(one(&[1.0, 2.0, 3.0, 4.0, 5.0], "50pct"), 3.0);
+    }
+
+    /// Each reducer computed bucket by bucket the plain way: one sequential
+    /// chain per bucket, the NaN-last comparison on every point.
+    fn plainly(grouping: &Grouping, reducer: Reducer) -> Vec<(i64, u64)> {
+        let mut out = Vec::new();
+        let mut rest = grouping.points();
+        for (&bucket, &count) in grouping.buckets().iter().zip(grouping.counts()) {
+            let (points, tail) = rest.split_at(count);
+            rest = tail;
+            let values: Vec<f64> = points.iter().map(|p| p.value).collect();
+            let sum = values.iter().fold(0.0, |acc, v| acc + v);
+            let n = values.len() as f64;
+            let value = match reducer {
+                Reducer::Sum => sum,
+                Reducer::Mean => sum / n,
+                Reducer::Count => n,
+                Reducer::Std if values.len() < 2 => continue,
+                Reducer::Std => {
+                    let mean = sum / n;
+                    (values.iter().fold(0.0, |acc, v| acc + (v - mean) * (v - mean)) / (n - 1.0)).sqrt()
+                }
+                Reducer::Min => values[1..]
+                    .iter()
+                    .fold(values[0], |best, &v| if cmp_nan_last(v, best).is_lt() { v } else { best }),
+                Reducer::Max => values[1..]
+                    .iter()
+                    .fold(values[0], |best, &v| if cmp_nan_last(v, best).is_lt() { best } else { v }),
+                _ => unreachable!(),
+            };
+            out.push((bucket, value.to_bits()));
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+        #[test]
+        fn fast_reducers_give_the_plain_bits(
+            gaps in proptest::collection::vec(0i64..4, 1..300),
+            picks in proptest::collection::vec(0usize..10, 300),
+            palette in proptest::collection::vec(0usize..10, 1..4),
+            granularity in proptest::prop_oneof![proptest::prelude::Just(1i64), 1i64..200],
+        ) {
+            // A few values per case, so that long buckets whose extreme is
+            // a mixed-sign zero, or that hold a NaN, come up often.
+            let specials = [0.0, -0.0, 1.5, -2.25, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 1e300, 0.0, -0.0];
+            let mut ts = 0;
+            let points: Vec<Point> = gaps.iter().zip(&picks).map(|(gap, &pick)| {
+                ts += gap + 1;
+                Point::new(ts, specials[palette[pick % palette.len()]])
+            }).collect();
+            let grouping = Grouping::new(&points, Granularity::Duration(granularity), None).unwrap();
+            for reducer in [Reducer::Sum, Reducer::Mean, Reducer::Count, Reducer::Std, Reducer::Min, Reducer::Max] {
+                let fast: Vec<(i64, u64)> = reduce(&grouping, reducer).iter().map(|p| (p.ts, p.value.to_bits())).collect();
+                let plain = plainly(&grouping, reducer);
+                // Any NaN is a NaN: its payload comes from the hardware.
+                let same = fast.len() == plain.len() && fast.iter().zip(&plain).all(|(a, b)| {
+                    a.0 == b.0 && (a.1 == b.1 || (f64::from_bits(a.1).is_nan() && f64::from_bits(b.1).is_nan()))
+                });
+                proptest::prop_assert!(same, "{:?}: {:?} != {:?}", reducer, fast, plain);
+            }
+        }
     }
 }

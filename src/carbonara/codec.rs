@@ -86,24 +86,34 @@ pub fn unserialize_bound(data: &[u8]) -> Result<Vec<Point>> {
 /// u16 offsets in granularity units (first from the key, then deltas),
 /// then values.
 pub fn serialize_compressed_split(points: &[Point], key: SplitKey) -> Result<Vec<u8>> {
-    let first = points
-        .first()
-        .ok_or_else(|| Error::InvalidArgument("cannot serialize an empty split".into()))?;
+    if points.is_empty() {
+        return Err(Error::InvalidArgument("cannot serialize an empty split".into()));
+    }
     let step = key.sampling as f64;
     // Upstream divides in float64 and casts to u16; the cast keeps the low
-    // 16 bits of the truncated integer on x86-64.
-    let offset = |delta: i64| f64_to_i64_like_c(delta as f64 / step) as u16;
-    let mut payload = Vec::with_capacity(points.len() * COMPRESSED_POINT_LEN);
-    payload.extend_from_slice(&offset(first.ts.wrapping_sub(key.key)).to_le_bytes());
-    for w in points.windows(2) {
-        payload.extend_from_slice(&offset(w[1].ts.wrapping_sub(w[0].ts)).to_le_bytes());
+    // 16 bits of the truncated integer on x86-64. One step is the common
+    // gap, and x / x is exactly 1, so it skips the division.
+    let offset = |delta: i64| {
+        if delta == key.sampling && key.sampling > 0 {
+            1
+        } else {
+            f64_to_i64_like_c(delta as f64 / step) as u16
+        }
+    };
+    let n = points.len();
+    let mut payload = vec![0u8; n * COMPRESSED_POINT_LEN];
+    let (stamps, values) = payload.split_at_mut(2 * n);
+    let mut previous = key.key;
+    for (slot, p) in stamps.chunks_exact_mut(2).zip(points) {
+        slot.copy_from_slice(&offset(p.ts.wrapping_sub(previous)).to_le_bytes());
+        previous = p.ts;
     }
-    for p in points {
-        payload.extend_from_slice(&p.value.to_le_bytes());
+    for (slot, p) in values.chunks_exact_mut(8).zip(points) {
+        slot.copy_from_slice(&p.value.to_le_bytes());
     }
-    let mut out = Vec::with_capacity(1 + payload.len() / 2);
+    let mut out = Vec::new();
     out.push(COMPRESSED_MARK);
-    out.extend_from_slice(&lz4::compress(&payload)?);
+    lz4::compress_into(&payload, &mut out)?;
     Ok(out)
 }
 
@@ -123,14 +133,30 @@ pub fn serialize_padded_split(points: &[Point], key: SplitKey) -> Result<(i64, V
         return Err(Error::InvalidArgument(format!("a padded split of {slots} records is not storable")));
     }
     let mut data = vec![0u8; slots as usize * PADDED_RECORD_LEN];
+    // A delta of exactly `k` steps, both exact in float64, divides to
+    // exactly `k`: once a point sits on a whole slot, a point one step
+    // further takes the next slot with no division.
+    let exact = |v: i64| v.unsigned_abs() < 1 << 53;
+    let chained = key.sampling > 0 && exact(key.sampling);
+    let (mut next_delta, mut next_slot) = (0i64, 0i64);
     for p in points {
-        let slot = f64_to_i64_like_c(p.ts.wrapping_sub(first) as f64 / step);
+        let delta = p.ts.wrapping_sub(first);
+        let on_chain = chained && delta == next_delta && exact(delta);
+        let slot = if on_chain { next_slot } else { f64_to_i64_like_c(delta as f64 / step) };
+        if on_chain {
+            (next_delta, next_slot) = (delta + key.sampling, slot + 1);
+        } else if chained && exact(delta) && delta % key.sampling == 0 {
+            (next_delta, next_slot) = (delta + key.sampling, delta / key.sampling + 1);
+        } else {
+            next_delta = i64::MIN;
+        }
         if !(0..slots).contains(&slot) {
             return Err(Error::InvalidArgument("split points are not sorted".into()));
         }
         let at = slot as usize * PADDED_RECORD_LEN;
-        data[at] = 1;
-        data[at + 1..at + PADDED_RECORD_LEN].copy_from_slice(&p.value.to_le_bytes());
+        let record = &mut data[at..at + PADDED_RECORD_LEN];
+        record[0] = 1;
+        record[1..].copy_from_slice(&p.value.to_le_bytes());
     }
     let first_slot = f64_to_i64_like_c(first.wrapping_sub(key.key) as f64 / step);
     Ok((first_slot.wrapping_mul(PADDED_RECORD_LEN as i64), data))
@@ -144,12 +170,15 @@ pub fn unserialize_split(data: &[u8], key: SplitKey) -> Result<Vec<Point>> {
         Some(&COMPRESSED_MARK) => {
             let payload = lz4::decompress(&data[1..])?;
             let n = column_count(payload.len(), COMPRESSED_POINT_LEN, 2)?;
+            let (stamps, values) = payload.split_at(2 * n);
             let mut ts = key.key;
-            Ok((0..n)
-                .map(|i| {
-                    let steps = u16::from_le_bytes([payload[2 * i], payload[2 * i + 1]]) as i64;
+            Ok(stamps
+                .chunks_exact(2)
+                .zip(values.chunks_exact(8))
+                .map(|(steps, value)| {
+                    let steps = u16::from_le_bytes([steps[0], steps[1]]) as i64;
                     ts = ts.wrapping_add(steps.wrapping_mul(key.sampling));
-                    Point::new(ts, f64_at(&payload, 2 * n + 8 * i))
+                    Point::new(ts, f64_at(value, 0))
                 })
                 .collect())
         }
@@ -157,15 +186,15 @@ pub fn unserialize_split(data: &[u8], key: SplitKey) -> Result<Vec<Point>> {
             if data.len() % PADDED_RECORD_LEN != 0 {
                 return Err(invalid_data(format!("padded split of {} bytes", data.len())));
             }
-            Ok(data
-                .chunks_exact(PADDED_RECORD_LEN)
-                .enumerate()
-                .filter(|(_, record)| record[0] != 0)
-                .map(|(slot, record)| {
-                    let ts = (slot as i64).wrapping_mul(key.sampling).wrapping_add(key.key);
-                    Point::new(ts, f64_at(record, 1))
-                })
-                .collect())
+            let mut points = Vec::with_capacity(data.len() / PADDED_RECORD_LEN);
+            let mut ts = key.key;
+            for record in data.chunks_exact(PADDED_RECORD_LEN) {
+                if record[0] != 0 {
+                    points.push(Point::new(ts, f64_at(record, 1)));
+                }
+                ts = ts.wrapping_add(key.sampling);
+            }
+            Ok(points)
         }
     }
 }
@@ -237,6 +266,71 @@ mod tests {
         assert!(matches!(unserialize_bound(&not_whole), Err(Error::InvalidData(_))));
         let extra_values = lz4::compress(&[0u8; 24]).unwrap();
         assert!(matches!(unserialize_bound(&extra_values), Err(Error::InvalidData(_))));
+    }
+
+    /// The padded layout computed the plain way, one float division per
+    /// point, as upstream does.
+    fn padded_by_division(points: &[Point], key: SplitKey) -> Option<Vec<u8>> {
+        let first = points.first()?.ts;
+        let step = key.sampling as f64;
+        let slot_of = |ts: i64| f64_to_i64_like_c(ts.wrapping_sub(first) as f64 / step);
+        let slots = slot_of(points.last()?.ts).checked_add(1)?;
+        let mut data = vec![0u8; usize::try_from(slots).ok()? * PADDED_RECORD_LEN];
+        for p in points {
+            let at = usize::try_from(slot_of(p.ts)).ok()? * PADDED_RECORD_LEN;
+            data[at] = 1;
+            data[at + 1..at + PADDED_RECORD_LEN].copy_from_slice(&p.value.to_le_bytes());
+        }
+        Some(data)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #[test]
+        fn padded_slots_equal_the_division(
+            sampling in prop_oneof![1i64..5_000, Just(1_000_000_000i64), Just(333_333_333i64), (1i64 << 52)..(1i64 << 54)],
+            origin in prop_oneof![0i64..1_000_000, Just(1_500_000_000_000_000_000i64), Just((1i64 << 53) - 3)],
+            gaps in proptest::collection::vec(prop_oneof![Just(1i64), Just(1), Just(2), 0i64..5], 1..40),
+            jitter in proptest::collection::vec(-3i64..3, 40),
+        ) {
+            let mut ts = origin;
+            let mut points = Vec::new();
+            for (i, gap) in gaps.iter().enumerate() {
+                // Mostly whole steps; now and then a few ns off the grid.
+                let off = if i % 7 == 3 { jitter[i] } else { 0 };
+                ts = ts.saturating_add(gap.saturating_mul(sampling)).saturating_add(off);
+                if points.last().map_or(true, |p: &Point| p.ts < ts) {
+                    points.push(Point::new(ts, i as f64));
+                }
+            }
+            let key = SplitKey::new(origin, sampling);
+            let expected = padded_by_division(&points, key);
+            let got = serialize_padded_split(&points, key).ok().map(|(_, data)| data);
+            if got.is_some() {
+                prop_assert_eq!(got, expected);
+            }
+        }
+
+        #[test]
+        fn compressed_offsets_equal_the_division(
+            sampling in prop_oneof![1i64..5_000, Just(1_000_000_000i64), (1i64 << 52)..(1i64 << 62)],
+            deltas in proptest::collection::vec(prop_oneof![Just(1i64), 0i64..4, -2i64..2], 1..30),
+        ) {
+            let key = SplitKey::new(1_500_000_000_000_000_000, sampling);
+            let mut ts = key.key;
+            let points: Vec<Point> = deltas.iter().map(|d| {
+                ts = ts.wrapping_add(d.wrapping_mul(sampling));
+                Point::new(ts, 0.5)
+            }).collect();
+            let blob = serialize_compressed_split(&points, key).unwrap();
+            let payload = lz4::decompress(&blob[1..]).unwrap();
+            let mut previous = key.key;
+            for (i, p) in points.iter().enumerate() {
+                let expected = f64_to_i64_like_c(p.ts.wrapping_sub(previous) as f64 / sampling as f64) as u16;
+                prop_assert_eq!(u16::from_le_bytes([payload[2 * i], payload[2 * i + 1]]), expected);
+                previous = p.ts;
+            }
+        }
     }
 
     proptest! {

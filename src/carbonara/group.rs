@@ -2,7 +2,7 @@
 //! `GroupedTimeSeries`). Only buckets that hold points exist.
 
 use super::series::{search_left, Point};
-use super::timestamp::{float_quotient, floor_ts, key_of_quotient, Calendar, NAT};
+use super::timestamp::{float_quotient, floor_ts, Calendar, NAT};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,61 +14,103 @@ pub enum Granularity {
 }
 
 /// Computes upstream's float-rounded bucket of each timestamp of an
-/// ascending series. The float division is skipped whenever integer
-/// arithmetic proves its result: for a point well inside the current or
-/// the next bucket (farther from a boundary than any float error), or
-/// exactly on a boundary where every operand is exact in float64.
+/// ascending series. The float formula is monotone in the timestamp, so
+/// once two timestamps are known to share a bucket, every timestamp
+/// between them does too: a point is compared against that proven range,
+/// and the float division runs only for the first point of a bucket.
 struct Bucketer {
     granularity: Granularity,
-    /// (bucket number as upstream's float, its exact start q*ns, its key)
-    current: Option<(f64, i128, i64)>,
+    /// Every timestamp in `lower..=upper` has bucket `key`.
+    key: i64,
+    lower: i64,
+    upper: i64,
+    /// The start of the next bucket (a multiple of the granularity), or
+    /// `NAT` when unknown.
+    next_start: i64,
+    /// Below this magnitude, a timestamp that is a multiple of the
+    /// granularity is exact in float64, and so is its quotient: its bucket
+    /// is itself, with no float arithmetic.
+    exact_below: u64,
 }
 
 /// Integers up to 2^53 in magnitude convert to f64 exactly.
 const EXACT_F64_INT: f64 = 9_007_199_254_740_992.0;
+
+/// Bucket starts and granularities past these stay on the float path, so
+/// that the proven ranges can be computed without overflow.
+const FAST_PATH_LIMIT: u64 = 1 << 61;
 
 fn exact_in_f64(v: i64) -> bool {
     let magnitude = v.unsigned_abs();
     magnitude == 0 || (magnitude >> magnitude.trailing_zeros()) < (1 << 53)
 }
 
+/// See `Bucketer::exact_below`. A multiple `m * ns` has at least the
+/// trailing zero bits of `ns`, so it fits 53 significant bits below
+/// `2^(53 + tz(ns))`; its quotient `m` is exact below `2^53 * ns`.
+fn exact_multiples_below(ns: i64) -> u64 {
+    if ns <= 0 || !exact_in_f64(ns) {
+        return 0;
+    }
+    let by_bits = 1u128 << (53 + ns.trailing_zeros()).min(64);
+    let by_quotient = (1u128 << 53) * ns as u128;
+    by_bits.min(by_quotient).min(FAST_PATH_LIMIT as u128) as u64
+}
+
 impl Bucketer {
     fn new(granularity: Granularity) -> Bucketer {
-        Bucketer { granularity, current: None }
+        let exact_below = match granularity {
+            Granularity::Duration(ns) => exact_multiples_below(ns),
+            Granularity::Calendar(_) => 0,
+        };
+        Bucketer { granularity, key: NAT, lower: 1, upper: 0, next_start: NAT, exact_below }
     }
 
     #[inline]
     fn bucket(&mut self, ts: i64) -> i64 {
+        if self.lower <= ts && ts <= self.upper {
+            return self.key;
+        }
         let ns = match self.granularity {
             Granularity::Calendar(unit) => return unit.bucket_start(ts),
             Granularity::Duration(ns) => ns,
         };
-        if let Some((q, start, key)) = self.current {
-            // Float error on ts/ns stays far below ts * 2^-50; keep wider.
-            let margin = (ts.unsigned_abs() >> 44) as i128 + 1024;
-            let span = ns as i128;
-            let provably_in = |offset: i128, q: f64| {
-                (margin <= offset && offset <= span - margin)
-                    || (offset == 0 && q.abs() < EXACT_F64_INT && exact_in_f64(ts) && exact_in_f64(ns))
-            };
-            let offset = ts as i128 - start;
-            if provably_in(offset, q) {
-                return key;
-            }
-            if provably_in(offset - span, q + 1.0) {
-                let next = (q + 1.0, start + span, key_of_quotient(q + 1.0, ns));
-                self.current = Some(next);
-                return next.2;
+        if ts == self.next_start && ts.unsigned_abs() < self.exact_below {
+            self.enter(ts, ts, ts, ns);
+            return ts;
+        }
+        let key = floor_ts(ts, ns);
+        self.key = key;
+        self.lower = ts;
+        self.upper = ts;
+        self.next_start = NAT;
+        if ts != NAT && ns > 0 {
+            let q = float_quotient(ts, ns);
+            if q.abs() < EXACT_F64_INT {
+                if let Some(start) = (q as i64).checked_mul(ns) {
+                    self.enter(ts, start, key, ns);
+                }
             }
         }
-        if ts == NAT || ns <= 0 {
-            self.current = None;
-            return floor_ts(ts, ns);
-        }
-        let q = float_quotient(ts, ns);
-        let key = key_of_quotient(q, ns);
-        self.current = (q.abs() < EXACT_F64_INT).then(|| (q, q as i64 as i128 * ns as i128, key));
         key
+    }
+
+    /// Records that `ts` has bucket `key`, which starts at `start`, and
+    /// proves the rest of that bucket's range: a timestamp farther than
+    /// `margin` from both ends has a float quotient strictly inside, since
+    /// the float error of `ts / ns` stays below `|ts| * 2^-51` in ns.
+    #[inline]
+    fn enter(&mut self, ts: i64, start: i64, key: i64, ns: i64) {
+        self.key = key;
+        self.lower = ts;
+        self.upper = ts;
+        self.next_start = NAT;
+        if start.unsigned_abs() >= FAST_PATH_LIMIT || ns as u64 >= FAST_PATH_LIMIT {
+            return;
+        }
+        let margin = ((start.unsigned_abs() + ns as u64) >> 44) as i64 + 1024;
+        self.upper = ts.max(start + ns - margin);
+        self.next_start = start + ns;
     }
 }
 
@@ -128,24 +170,31 @@ impl Grouping {
         let mut buckets: Vec<i64> = Vec::with_capacity(estimated_buckets(grouped, granularity));
         let mut counts: Vec<usize> = Vec::with_capacity(buckets.capacity());
         let mut bucketer = Bucketer::new(granularity);
+        let mut points_in_bucket = 0;
         for p in grouped {
+            if bucketer.lower <= p.ts && p.ts <= bucketer.upper {
+                points_in_bucket += 1;
+                continue;
+            }
             let bucket = bucketer.bucket(p.ts);
             match buckets.last() {
-                Some(&last) if last == bucket => {
-                    if let Some(c) = counts.last_mut() {
-                        *c += 1;
-                    }
-                }
+                Some(&last) if last == bucket => points_in_bucket += 1,
                 Some(&last) if last > bucket => {
                     return Err(Error::InvalidArgument(
                         "timestamps must be sorted to be grouped".into(),
                     ))
                 }
-                _ => {
+                previous => {
+                    if previous.is_some() {
+                        counts.push(points_in_bucket);
+                    }
                     buckets.push(bucket);
-                    counts.push(1);
+                    points_in_bucket = 1;
                 }
             }
+        }
+        if !buckets.is_empty() {
+            counts.push(points_in_bucket);
         }
         Ok(Grouping { points, begin, granularity, start, buckets, counts })
     }
@@ -213,8 +262,11 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
-        for ns in [1, 7, 1_000, 333_333_333, 1_000_000_000, 60_000_000_000, 3_600_000_000_000, 86_400_000_000_000 * 365] {
-            let mut ts = 1_483_228_800_000_000_000i64 - 5 * ns.min(1 << 40);
+        let granularities =
+            [1, 7, 1_000, 1 << 20, 333_333_333, 1_000_000_000, 60_000_000_000, 3_600_000_000_000, 86_400_000_000_000 * 365];
+        let origins = [1_483_228_800_000_000_000i64, -1_483_228_800_000_000_000, 0, (1 << 53) - 12_345, 4_000_000_000_000_000_123];
+        for (ns, origin) in granularities.into_iter().flat_map(|ns| origins.map(|o| (ns, o))) {
+            let mut ts = origin - 5 * ns.min(1 << 40);
             let mut bucketer = Bucketer::new(Granularity::Duration(ns));
             for _ in 0..20_000 {
                 // Mix exact boundaries, near-boundary points and jumps.
@@ -225,6 +277,9 @@ mod tests {
                     _ => (next() % (3 * ns as u64).max(1)) as i64,
                 }
                 .max(0);
+                if ts > i64::MAX / 2 {
+                    break;
+                }
                 assert_eq!(bucketer.bucket(ts), floor_ts(ts, ns), "ts={ts} ns={ns}");
             }
         }

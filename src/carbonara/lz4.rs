@@ -39,6 +39,14 @@ impl Drop for FreshStream {
 }
 
 pub fn compress(payload: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    compress_into(payload, &mut out)?;
+    Ok(out)
+}
+
+/// Appends the framed block of `payload` to `out`, so that a caller's own
+/// header and the block share one buffer.
+pub fn compress_into(payload: &[u8], out: &mut Vec<u8>) -> Result<()> {
     if payload.len() > MAX_INPUT {
         return Err(crate::Error::InvalidArgument(format!(
             "payload of {} bytes is too large for an lz4 block",
@@ -47,25 +55,30 @@ pub fn compress(payload: &[u8]) -> Result<Vec<u8>> {
     }
     // SAFETY: pure function of its integer argument.
     let bound = unsafe { lz4_sys::LZ4_compressBound(payload.len() as c_int) } as usize;
-    let mut out = vec![0u8; 4 + bound];
-    out[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.reserve(4 + bound);
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     let stream = FreshStream::new()?;
+    let block = out.spare_capacity_mut();
     // SAFETY: `stream` is a valid, freshly initialised encoder state;
-    // `payload` is readable for its length and `out[4..]` is writable for
-    // `bound` bytes, the worst case liblz4 documents.
+    // `payload` is readable for its length and `block` is writable for at
+    // least `bound` bytes, the worst case liblz4 documents; liblz4 only
+    // writes there, never reads.
     let written = unsafe {
         lz4_sys::LZ4_compress_continue(
             stream.0,
             payload.as_ptr(),
-            out[4..].as_mut_ptr(),
+            block.as_mut_ptr() as *mut u8,
             payload.len() as c_int,
         )
     };
     if written <= 0 && !payload.is_empty() {
         return Err(crate::Error::InvalidArgument("lz4 compression failed".into()));
     }
-    out.truncate(4 + written.max(0) as usize);
-    Ok(out)
+    let written = (written.max(0) as usize).min(bound);
+    // SAFETY: liblz4 initialised the first `written` bytes of the spare
+    // capacity, which holds at least `bound` bytes.
+    unsafe { out.set_len(out.len() + written) };
+    Ok(())
 }
 
 pub fn decompress(data: &[u8]) -> Result<Vec<u8>> {
@@ -83,9 +96,10 @@ pub fn decompress(data: &[u8]) -> Result<Vec<u8>> {
     if block.len() > MAX_INPUT {
         return Err(invalid_data("lz4 block too large"));
     }
-    let mut out = vec![0u8; size];
+    let mut out: Vec<u8> = Vec::with_capacity(size);
     // SAFETY: `block` is readable for its length; `out` is writable for
-    // `size` bytes and LZ4_decompress_safe never writes past its capacity.
+    // `size` bytes and LZ4_decompress_safe never writes past its capacity
+    // nor reads the destination before writing it.
     let written = unsafe {
         lz4_sys::LZ4_decompress_safe(
             block.as_ptr() as *const c_char,
@@ -99,6 +113,8 @@ pub fn decompress(data: &[u8]) -> Result<Vec<u8>> {
             "corrupt lz4 block (decoded {written} of {size} announced bytes)"
         )));
     }
+    // SAFETY: liblz4 reported writing exactly `size` bytes.
+    unsafe { out.set_len(size) };
     Ok(out)
 }
 
