@@ -43,23 +43,27 @@ _GRANULARITY_NS = {}
 
 def _ns(value):
     """int64 nanoseconds of a datetime64 or timedelta64 scalar."""
+    if not isinstance(value, (numpy.datetime64, numpy.timedelta64)):
+        raise TypeError("expected a numpy datetime64 or timedelta64, got %r"
+                        % (value,))
     # The common case, already in ns: ``item()`` gives the count itself
     # (None for NaT), several times faster than converting.
-    if getattr(value, "dtype", None) in _NS_DTYPES:
+    if value.dtype in _NS_DTYPES:
         count = value.item()
         return _NAT_NS if count is None else count
     if isinstance(value, numpy.timedelta64):
-        count = _GRANULARITY_NS.get(value)
+        try:
+            count = _GRANULARITY_NS.get(value)
+        except ValueError:
+            # numpy cannot hash a timedelta64 without a unit.
+            return int(value.astype("timedelta64[ns]").astype(numpy.int64))
         if count is None:
             if len(_GRANULARITY_NS) > 1024:
                 _GRANULARITY_NS.clear()
             count = _GRANULARITY_NS[value] = int(
                 value.astype("timedelta64[ns]").astype(numpy.int64))
         return count
-    if isinstance(value, numpy.datetime64):
-        return int(value.astype("datetime64[ns]").astype(numpy.int64))
-    raise TypeError("expected a numpy datetime64 or timedelta64, got %r"
-                    % (value,))
+    return int(value.astype("datetime64[ns]").astype(numpy.int64))
 
 
 def _records(ts):
