@@ -152,6 +152,12 @@ class Worker:
             [sys.executable, "-c", RECORDER, kind, *args],
             stdout=log, stderr=log, start_new_session=True, env=env)
 
+    def kill_if_running(self):
+        """SIGKILL the whole process group of a worker left running."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
     def pids(self):
         """The master and its workers: its process group."""
         found = []
@@ -379,9 +385,7 @@ def test_workers_share_sacks_and_survive_sigkill(tmp_path, request, backend,
             assert worker.proc.wait(60) == 0
     finally:
         for worker in workers:
-            if worker.proc.poll() is None:
-                os.killpg(worker.proc.pid, signal.SIGKILL)
-                worker.proc.wait()
+            worker.kill_if_running()
         log.close()
 
     records = _read_records(sack_log)
@@ -461,9 +465,7 @@ def test_greedy_worker_wakes_up_on_redis_notifications(tmp_path, redis_url):
         os.killpg(worker.proc.pid, signal.SIGTERM)
         assert worker.proc.wait(60) == 0
     finally:
-        if worker.proc.poll() is None:
-            os.killpg(worker.proc.pid, signal.SIGKILL)
-            worker.proc.wait()
+        worker.kill_if_running()
         log.close()
     assert latency < 10
     store = rs_storage.FileStorage(conf.storage)
@@ -561,9 +563,7 @@ metric_reporting_delay = -1
         os.killpg(worker.proc.pid, signal.SIGTERM)
         assert worker.proc.wait(60) == 0
     finally:
-        if worker.proc.poll() is None:
-            os.killpg(worker.proc.pid, signal.SIGKILL)
-            worker.proc.wait()
+        worker.kill_if_running()
         log.close()
     expected = _uninterrupted_aggregates(str(base), tmp_path, rounds,
                                          metrics, index)
