@@ -8,6 +8,7 @@ pub mod archive_policy;
 pub mod carbonara;
 pub mod error;
 pub mod incoming;
+pub mod parallel;
 pub mod process;
 pub mod rados;
 pub mod redis_client;

@@ -14,6 +14,7 @@ use crate::carbonara::timestamp::floor_ts;
 use crate::carbonara::{Granularity, Grouping, Method, Point, SplitKey};
 use crate::error::Result;
 use crate::storage::{MetricId, MetricLayout, SeriesRef, SplitRef, SplitWrite, Store};
+use crate::parallel::METRICS_PER_TASK;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::time::Instant;
@@ -262,6 +263,7 @@ pub fn process_batch(store: &dyn Store, items: &[MetricMeasures<'_>]) -> Result<
     let aggregated: Vec<(usize, std::result::Result<Aggregated, String>, MetricOutcome)> = active
         .par_iter()
         .zip(raws.par_iter())
+        .with_min_len(METRICS_PER_TASK)
         .map(|(&i, raw)| {
             let mut outcome = outcomes[i].clone();
             let result = aggregate_metric(&items[i], raw.as_deref(), write_full, &mut outcome).map_err(|e| e.to_string());
@@ -301,6 +303,7 @@ pub fn process_batch(store: &dyn Store, items: &[MetricMeasures<'_>]) -> Result<
     let plans: Vec<Planned> = ready
         .par_iter()
         .zip(listed_by_ready.par_iter())
+        .with_min_len(METRICS_PER_TASK)
         .map(|((i, agg), listed)| plan_splits(&items[*i], agg, listed.as_ref(), write_full))
         .collect();
 
@@ -330,6 +333,7 @@ pub fn process_batch(store: &dyn Store, items: &[MetricMeasures<'_>]) -> Result<
         .par_iter()
         .zip(plans.par_iter())
         .zip(fetch_slot.par_iter())
+        .with_min_len(METRICS_PER_TASK)
         .map(|(((i, _), plan), slots)| -> Result<_> {
             let specs = &items[*i].policy.aggregations;
             let mut writes = Vec::with_capacity(plan.writes.len());

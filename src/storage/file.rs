@@ -6,6 +6,7 @@
 //! file, never a torn one. Nothing is fsynced, as upstream: a rename
 //! survives a killed process, not a power cut.
 
+use crate::parallel::FILES_PER_TASK;
 use super::{MetricId, MetricLayout, SeriesRef, SplitKey, SplitRef, SplitWrite, Store};
 use crate::error::{backend, Result};
 use rayon::prelude::*;
@@ -154,6 +155,7 @@ impl Store for FileStore {
     fn get_or_create_raw(&self, metrics: &[MetricLayout<'_>]) -> Result<Vec<Option<Vec<u8>>>> {
         metrics
             .par_iter()
+            .with_min_len(FILES_PER_TASK)
             .map(|layout| {
                 let path = self.raw_path(layout.metric);
                 match read_if_exists(&path).map_err(|e| backend(path.display(), e))? {
@@ -168,19 +170,20 @@ impl Store for FileStore {
     }
 
     fn store_raw(&self, metrics_and_data: &[(MetricId, Vec<u8>)]) -> Result<()> {
-        metrics_and_data.par_iter().try_for_each(|(metric, data)| {
+        metrics_and_data.par_iter().with_min_len(FILES_PER_TASK).try_for_each(|(metric, data)| {
             let dest = self.raw_path(*metric);
             atomic_write(&self.tmp, &dest, data).map_err(|e| backend(dest.display(), e))
         })
     }
 
     fn list_split_keys(&self, requests: &[(MetricId, Vec<SeriesRef<'_>>)]) -> Result<Vec<Option<Vec<Vec<SplitKey>>>>> {
-        requests.par_iter().map(|(metric, series)| self.list_one(*metric, series)).collect()
+        requests.par_iter().with_min_len(FILES_PER_TASK).map(|(metric, series)| self.list_one(*metric, series)).collect()
     }
 
     fn get_splits(&self, splits: &[SplitRef<'_>]) -> Result<Vec<Option<Vec<u8>>>> {
         splits
             .par_iter()
+            .with_min_len(FILES_PER_TASK)
             .map(|split| {
                 let path = self.split_path(split);
                 read_if_exists(&path).map_err(|e| backend(path.display(), e))
@@ -189,14 +192,14 @@ impl Store for FileStore {
     }
 
     fn store_splits(&self, writes: &[SplitWrite<'_>]) -> Result<()> {
-        writes.par_iter().try_for_each(|write| {
+        writes.par_iter().with_min_len(FILES_PER_TASK).try_for_each(|write| {
             let dest = self.split_path(&write.split);
             atomic_write(&self.tmp, &dest, &write.data).map_err(|e| backend(dest.display(), e))
         })
     }
 
     fn delete_splits(&self, splits: &[SplitRef<'_>]) -> Result<()> {
-        splits.par_iter().try_for_each(|split| {
+        splits.par_iter().with_min_len(FILES_PER_TASK).try_for_each(|split| {
             let path = self.split_path(split);
             match fs::remove_file(&path) {
                 Err(e) if e.kind() != ErrorKind::NotFound => Err(backend(path.display(), e)),

@@ -245,6 +245,7 @@ pub fn read_aggregates(
     let decoded: Vec<Option<Vec<crate::carbonara::Point>>> = splits
         .par_iter()
         .zip(blobs.par_iter())
+        .with_min_len(crate::parallel::METRICS_PER_TASK)
         .map(|(split, blob)| match blob.as_deref() {
             Some(data) if !data.is_empty() => unserialize_split(data, split.key).ok(),
             _ => Some(Vec::new()),

@@ -3,7 +3,9 @@
 They subclass upstream's drivers, read the same options and keep the same
 on-disk layout; the I/O primitives and the whole metricd pipeline
 (``add_measures_to_metrics``) and read path (``get_aggregated_measures``)
-run natively, one batched call each.
+run natively, one batched call each. Each backend lives in its own module,
+as upstream's, so a process imports only the client libraries of the
+backend it uses.
 """
 from __future__ import annotations
 
@@ -14,14 +16,10 @@ import os
 import numpy
 from gnocchi import carbonara as upstream_carbonara
 from gnocchi import storage
-from gnocchi.storage import ceph as upstream_ceph
-from gnocchi.storage import file as upstream_file
-from gnocchi.storage import redis as upstream_redis
 
 from gnocchi_rs import _native
 from gnocchi_rs import carbonara as rs_carbonara
 from gnocchi_rs import indexer_batch
-from gnocchi_rs import redis_config
 
 LOG = logging.getLogger("gnocchi.storage")
 
@@ -282,73 +280,3 @@ class NativeStorageMixin:
 
     def _delete_metric(self, metric):
         self._native_store().delete_metric(metric.id.bytes)
-
-
-class FileStorage(NativeStorageMixin, upstream_file.FileStorage):
-    """``rs-file``: upstream's file layout, written natively."""
-
-    # Upstream's file driver lists only the aggregations it found.
-    _LIST_ONLY_FOUND = True
-
-    def _native_store(self):
-        # basepath and the stored subdir_len may change after construction
-        # (upstream's test harness sets them per test).
-        key = (self.basepath, self.SUBDIR_LEN)
-        cached = getattr(self, "_native_cache", None)
-        if cached is None or cached[0] != key:
-            cached = (key, _native.NativeStorage.file(
-                os.fspath(self.basepath), int(self.SUBDIR_LEN)))
-            self._native_cache = cached
-        return cached[1]
-
-
-class RedisStorage(NativeStorageMixin, upstream_redis.RedisStorage):
-    """``rs-redis``: upstream's Redis hashes, one pipeline per batch."""
-
-    _LIST_ONLY_FOUND = False
-
-    def _native_store(self):
-        key = bytes(self.STORAGE_PREFIX)
-        cached = getattr(self, "_native_cache", None)
-        if cached is None or cached[0] != key:
-            cached = (key, _native.NativeStorage.redis(
-                redis_config.native_connection(self._client), key))
-            self._native_cache = cached
-        return cached[1]
-
-
-def rados_pool(conf):
-    """A native connection from upstream's ``ceph_*`` options (the
-    ``rados`` Python module is not needed)."""
-    # The incoming group's options default to "${storage.<name>}", which
-    # gives "" for an unset storage option: empty means unset, as upstream
-    # reads them.
-    return _native.RadosPool(
-        conf.ceph_pool, conffile=conf.ceph_conffile or None,
-        username=conf.ceph_username or None,
-        keyring=conf.ceph_keyring or None,
-        secret=conf.ceph_secret or None, timeout=conf.ceph_timeout or None)
-
-
-class CephStorage(NativeStorageMixin, upstream_ceph.CephStorage):
-    """``rs-ceph``: upstream's RADOS objects and omap index, written with
-    one asynchronous operation per object, all of a batch in flight."""
-
-    _LIST_ONLY_FOUND = True
-
-    def __init__(self, conf):
-        # Upstream's __init__ would connect through the rados module.
-        storage.StorageDriver.__init__(self, conf)
-        self.rados = rados_pool(conf)
-        self.ioctx = None
-        self._native = _native.NativeStorage.ceph(self.rados)
-
-    def stop(self):
-        storage.StorageDriver.stop(self)
-
-    def _native_store(self):
-        return self._native
-
-
-__all__ = ["CephStorage", "FileStorage", "RedisStorage",
-           "NativeStorageMixin"]
