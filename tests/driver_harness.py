@@ -17,21 +17,28 @@ from gnocchi.storage import ceph as up_storage_ceph
 from gnocchi.storage import file as up_storage_file
 from gnocchi.storage import redis as up_storage_redis
 
-from gnocchi_rs import incoming as rs_incoming
-from gnocchi_rs import storage as rs_storage
+from gnocchi_rs.incoming import ceph as rs_incoming_ceph
+from gnocchi_rs.incoming import file as rs_incoming_file
+from gnocchi_rs.incoming import redis as rs_incoming_redis
+from gnocchi_rs.storage import ceph as rs_storage_ceph
+from gnocchi_rs.storage import file as rs_storage_file
+from gnocchi_rs.storage import redis as rs_storage_redis
 
 S = 10 ** 9
 
 DRIVERS = {
     ("file", "upstream"): (up_storage_file.FileStorage,
                            up_incoming_file.FileStorage),
-    ("file", "rs"): (rs_storage.FileStorage, rs_incoming.FileStorage),
+    ("file", "rs"): (rs_storage_file.FileStorage,
+                     rs_incoming_file.FileStorage),
     ("redis", "upstream"): (up_storage_redis.RedisStorage,
                             up_incoming_redis.RedisStorage),
-    ("redis", "rs"): (rs_storage.RedisStorage, rs_incoming.RedisStorage),
+    ("redis", "rs"): (rs_storage_redis.RedisStorage,
+                      rs_incoming_redis.RedisStorage),
     ("ceph", "upstream"): (up_storage_ceph.CephStorage,
                            up_incoming_ceph.CephStorage),
-    ("ceph", "rs"): (rs_storage.CephStorage, rs_incoming.CephStorage),
+    ("ceph", "rs"): (rs_storage_ceph.CephStorage,
+                     rs_incoming_ceph.CephStorage),
 }
 
 

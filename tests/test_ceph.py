@@ -13,8 +13,8 @@ from gnocchi import storage as up_storage
 
 import driver_harness as h
 from gnocchi_rs import _native
-from gnocchi_rs import incoming as rs_incoming
-from gnocchi_rs import storage as rs_storage
+from gnocchi_rs.incoming import ceph as rs_incoming
+from gnocchi_rs.storage import ceph as rs_storage
 
 
 @pytest.fixture

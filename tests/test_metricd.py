@@ -25,7 +25,7 @@ from oslo_config import cfg
 from tooz import coordination
 
 from gnocchi_rs import metricd
-from gnocchi_rs import storage as rs_storage
+from gnocchi_rs.storage import file as rs_storage
 
 import system_rados
 
@@ -43,7 +43,9 @@ import contextlib, os, sys, time
 from gnocchi.incoming import ceph as upstream_ceph
 from gnocchi.incoming import file as upstream_file
 from gnocchi.incoming import redis as upstream_redis
-from gnocchi_rs import incoming as rs_incoming
+from gnocchi_rs.incoming import ceph as rs_incoming_ceph
+from gnocchi_rs.incoming import file as rs_incoming_file
+from gnocchi_rs.incoming import redis as rs_incoming_redis
 
 _log = os.open(os.environ["SACK_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
 
@@ -67,9 +69,9 @@ def _recorded(original):
         _record("end", sack, count)
     return process_measures_for_sack
 
-for cls in (rs_incoming.FileStorage, upstream_file.FileStorage,
-            rs_incoming.CephStorage, upstream_ceph.CephStorage,
-            rs_incoming.RedisStorage, upstream_redis.RedisStorage):
+for cls in (rs_incoming_file.FileStorage, upstream_file.FileStorage,
+            rs_incoming_ceph.CephStorage, upstream_ceph.CephStorage,
+            rs_incoming_redis.RedisStorage, upstream_redis.RedisStorage):
     cls.process_measures_for_sack = _recorded(cls.process_measures_for_sack)
 
 kind, argv = sys.argv[1], sys.argv[2:]

@@ -202,7 +202,7 @@ def test_config_sample_is_parseable_and_names_rs_drivers(tmp_path):
     assert conf.incoming.driver == "rs-file"
     assert conf.api.auth_mode == "basic"
     driver = utils.get_driver_class("gnocchi.storage", conf.storage)
-    assert driver.__module__ == "gnocchi_rs.storage"
+    assert driver.__module__ == "gnocchi_rs.storage.file"
     stdout = subprocess.run([GNOCCHI_RS, "config"], check=True,
                             capture_output=True, text=True).stdout
     assert stdout == text

@@ -11,8 +11,21 @@ use pyo3::prelude::*;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+extern "C" {
+    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+}
+
+/// `mi_option_arena_eager_commit` in the mimalloc v3 that libmimalloc-sys
+/// bundles (`tests/test_footprint.py` checks the effect).
+const MI_OPTION_ARENA_EAGER_COMMIT: std::ffi::c_int = 4;
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // mimalloc commits its first arena whole (about 4 MiB) by default: every
+    // metricd and API process would pay for it at import. Pages are
+    // committed as they are used instead, at no measurable cost in speed.
+    // Set before the module allocates anything of its own.
+    unsafe { mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0) };
     carbonara::register(m)?;
     drivers::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -1,5 +1,6 @@
-"""Incoming drivers ``rs-file``, ``rs-redis`` and ``rs-ceph``: upstream's layouts, with
-writes, sack reads and deletes done natively in one batched call each.
+"""Incoming drivers ``rs-file``, ``rs-redis`` and ``rs-ceph``: upstream's
+layouts, with writes, sack reads and deletes done natively in one batched
+call each; one module per backend, as upstream's.
 
 Measures are deleted only after the ``with`` block that received them
 exits without an exception, that is after they are stored
@@ -9,17 +10,11 @@ the way instead of failing its whole sack on every pass.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
-import time
 import uuid
 
 import numpy
 from gnocchi import carbonara as upstream_carbonara
-from gnocchi import incoming as upstream_incoming
-
-from gnocchi_rs import _native
 
 LOG = logging.getLogger("gnocchi.incoming")
 

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
 
 import numpy
 from gnocchi import carbonara as upstream_carbonara
 from gnocchi import storage
 
-from gnocchi_rs import _native
 from gnocchi_rs import carbonara as rs_carbonara
 from gnocchi_rs import indexer_batch
 
