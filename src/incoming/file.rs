@@ -5,8 +5,6 @@ use super::{decode_into, random_uuid4, Incoming, NewMeasures, Pending, Receipt};
 use crate::error::{backend, Result};
 use crate::storage::file::atomic_write;
 use crate::storage::MetricId;
-use crate::parallel::FILES_PER_TASK;
-use rayon::prelude::*;
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -96,7 +94,7 @@ impl FileIncoming {
     }
 
     fn read_dirs(&self, dirs: Vec<(MetricId, PathBuf)>) -> Result<Pending> {
-        let read: Vec<_> = dirs.into_par_iter().with_min_len(FILES_PER_TASK).map(|(metric, dir)| self.read_metric(metric, dir).map(|r| (metric, r))).collect::<Result<_>>()?;
+        let read: Vec<_> = dirs.into_iter().map(|(metric, dir)| self.read_metric(metric, dir).map(|r| (metric, r))).collect::<Result<_>>()?;
         let mut pending = Pending::default();
         let mut receipts = Vec::with_capacity(read.len());
         for (metric, (points, files, mut corrupt)) in read {
@@ -119,7 +117,7 @@ impl Incoming for FileIncoming {
             .map(|_| random_uuid4(&mut random).map(|u| u + &suffix))
             .collect::<std::io::Result<_>>()
             .map_err(|e| backend("/dev/urandom", e))?;
-        batch.par_iter().zip(names.par_iter()).with_min_len(FILES_PER_TASK).try_for_each(|(new, name)| {
+        batch.iter().zip(names.iter()).try_for_each(|(new, name)| {
             let dir = self.metric_dir(new.sack, new.metric);
             let dest = dir.join(name);
             // The metric directory comes and goes (metricd removes it once
@@ -161,7 +159,7 @@ impl Incoming for FileIncoming {
 
     fn delete_processed(&self, receipt: &Receipt) -> Result<()> {
         let Receipt::Files(metrics) = receipt else { return Ok(()) };
-        metrics.par_iter().with_min_len(FILES_PER_TASK).try_for_each(|m| {
+        metrics.iter().try_for_each(|m| {
             for name in &m.files {
                 let path = m.dir.join(name);
                 match fs::remove_file(&path) {
@@ -187,8 +185,7 @@ impl Incoming for FileIncoming {
 
     fn report(&self, sacks: &[String]) -> Result<Vec<(MetricId, usize)>> {
         let per_sack: Vec<Vec<(MetricId, usize)>> = sacks
-            .par_iter()
-            .with_min_len(FILES_PER_TASK)
+            .iter()
             .map(|sack| {
                 let sack_dir = self.basepath.join(sack);
                 let mut counts = Vec::new();

@@ -5,11 +5,11 @@
 //! so a writer killed at any instant leaves either the old or the new
 //! file, never a torn one. Nothing is fsynced, as upstream: a rename
 //! survives a killed process, not a power cut.
+//!
+//! The I/O runs on the calling thread (see `crate::parallel`).
 
-use crate::parallel::FILES_PER_TASK;
 use super::{MetricId, MetricLayout, SeriesRef, SplitKey, SplitRef, SplitWrite, Store};
 use crate::error::{backend, Result};
-use rayon::prelude::*;
 use std::fs;
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
@@ -154,8 +154,7 @@ impl Store for FileStore {
 
     fn get_or_create_raw(&self, metrics: &[MetricLayout<'_>]) -> Result<Vec<Option<Vec<u8>>>> {
         metrics
-            .par_iter()
-            .with_min_len(FILES_PER_TASK)
+            .iter()
             .map(|layout| {
                 let path = self.raw_path(layout.metric);
                 match read_if_exists(&path).map_err(|e| backend(path.display(), e))? {
@@ -170,20 +169,19 @@ impl Store for FileStore {
     }
 
     fn store_raw(&self, metrics_and_data: &[(MetricId, Vec<u8>)]) -> Result<()> {
-        metrics_and_data.par_iter().with_min_len(FILES_PER_TASK).try_for_each(|(metric, data)| {
+        metrics_and_data.iter().try_for_each(|(metric, data)| {
             let dest = self.raw_path(*metric);
             atomic_write(&self.tmp, &dest, data).map_err(|e| backend(dest.display(), e))
         })
     }
 
     fn list_split_keys(&self, requests: &[(MetricId, Vec<SeriesRef<'_>>)]) -> Result<Vec<Option<Vec<Vec<SplitKey>>>>> {
-        requests.par_iter().with_min_len(FILES_PER_TASK).map(|(metric, series)| self.list_one(*metric, series)).collect()
+        requests.iter().map(|(metric, series)| self.list_one(*metric, series)).collect()
     }
 
     fn get_splits(&self, splits: &[SplitRef<'_>]) -> Result<Vec<Option<Vec<u8>>>> {
         splits
-            .par_iter()
-            .with_min_len(FILES_PER_TASK)
+            .iter()
             .map(|split| {
                 let path = self.split_path(split);
                 read_if_exists(&path).map_err(|e| backend(path.display(), e))
@@ -192,14 +190,14 @@ impl Store for FileStore {
     }
 
     fn store_splits(&self, writes: &[SplitWrite<'_>]) -> Result<()> {
-        writes.par_iter().with_min_len(FILES_PER_TASK).try_for_each(|write| {
+        writes.iter().try_for_each(|write| {
             let dest = self.split_path(&write.split);
             atomic_write(&self.tmp, &dest, &write.data).map_err(|e| backend(dest.display(), e))
         })
     }
 
     fn delete_splits(&self, splits: &[SplitRef<'_>]) -> Result<()> {
-        splits.par_iter().with_min_len(FILES_PER_TASK).try_for_each(|split| {
+        splits.iter().try_for_each(|split| {
             let path = self.split_path(split);
             match fs::remove_file(&path) {
                 Err(e) if e.kind() != ErrorKind::NotFound => Err(backend(path.display(), e)),
