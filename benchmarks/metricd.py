@@ -8,10 +8,12 @@ lookup, add_measures_to_metrics, delete), with a real PostgreSQL indexer.
 A first round creates the archives (not measured); the measured round
 folds 60 more points per metric into them.
 
-Each driver runs in its own process, so peak memory is its own. CPU is
-that process's user+system time plus the servers' (PostgreSQL, and
-redis-server or the Ceph daemons for those backends), read from /proc.
-Prints metrics/s, CPU ms per metric, peak RSS, and the ratios.
+Each driver's metricd runs in a process of its own, which only processes
+(the measures are posted by another process, as the API would), so its
+peak memory is metricd's. CPU is that process's user+system time plus the
+servers' (PostgreSQL, and redis-server or the Ceph daemons for those
+backends) read from /proc. Prints metrics/s, CPU ms per metric, peak RSS,
+and the ratios.
 
 Usage: python benchmarks/metricd.py [--metrics N] [--backends file,redis,ceph]
 Needs tools/services.sh (it starts PostgreSQL, Redis and Ceph itself), or
@@ -41,8 +43,10 @@ from project_services import start_service, stop_services  # noqa: E402
 system_rados.expose()
 
 
-def servers_cpu_seconds():
-    """CPU time of the indexer's and the backend's server processes."""
+def servers_cpu_seconds(workdir=None):
+    """CPU time of the indexer's and the backend's server processes: those
+    this run started (under ``workdir``), or all of them when the servers
+    were given."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0
     for pid in os.listdir("/proc"):
@@ -51,23 +55,29 @@ def servers_cpu_seconds():
         try:
             with open("/proc/%s/stat" % pid) as f:
                 stat = f.read()
+            name = stat[stat.index("(") + 1:stat.rindex(")")]
+            if not name.startswith(SERVERS):
+                continue
+            if workdir is not None:
+                # PostgreSQL's and Redis's processes run in their data
+                # directory; the Ceph daemons name their config file.
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    cmdline = f.read().decode(errors="replace")
+                cwd = os.readlink("/proc/%s/cwd" % pid)
+                if not (cwd.startswith(workdir) or workdir in cmdline):
+                    continue
         except OSError:
             continue
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        if name.startswith(SERVERS):
-            fields = stat[stat.rindex(")") + 2:].split()
-            total += int(fields[11]) + int(fields[12])
+        fields = stat[stat.rindex(")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])
     return total / tick
 
 
-def worker(args):
-    """One driver, one process: set up, first round, measured round."""
+def open_drivers(args):
     os.environ["GNOCCHI_INDEXER_URL"] = args.indexer_url
-    import numpy
     from oslo_config import cfg
-    from gnocchi import chef, incoming, indexer, service
+    from gnocchi import incoming, indexer, service
     from gnocchi import storage
-    from tooz import coordination
 
     conf = service.prepare_service(args=[], conf=cfg.ConfigOpts(),
                                    log_to_std=False, logging_level="WARNING")
@@ -82,9 +92,32 @@ def worker(args):
     if args.ceph_pool:
         conf.set_override("ceph_conffile", args.ceph_conf, "storage")
         conf.set_override("ceph_pool", args.ceph_pool, "storage")
-    index = indexer.get_driver(conf)
-    store = storage.get_driver(conf)
-    inc = incoming.get_driver(conf)
+    return (indexer.get_driver(conf), storage.get_driver(conf),
+            incoming.get_driver(conf))
+
+
+def post(args):
+    """Posts POINTS new measures to every metric (the API's part)."""
+    import numpy
+    from gnocchi import incoming
+    _, _, inc = open_drivers(args)
+    rng = numpy.random.default_rng(args.post)
+    stamps = (numpy.datetime64(args.post, "s")
+              + numpy.arange(POINTS) * numpy.timedelta64(1, "s"))
+    inc.add_measures_batch({
+        uuid.UUID(m): [incoming.Measure(t, v) for t, v in
+                       zip(stamps, rng.normal(50, 10, POINTS))]
+        for m in args.metrics})
+
+
+def worker(args):
+    """One driver's metricd: processes every sack when told to on stdin
+    ("warm" for the first round, which creates the archives, "measure"
+    for the measured one)."""
+    from gnocchi import chef
+    from tooz import coordination
+
+    index, store, inc = open_drivers(args)
     store.upgrade()
     inc.upgrade(128)
     coord = coordination.get_coordinator(
@@ -92,47 +125,41 @@ def worker(args):
     coord.start(start_heart=True)
     the_chef = chef.Chef(coord, inc, index, store)
 
-    metric_ids = [uuid.UUID(m) for m in json.loads(args.metrics)]
-    rng = numpy.random.default_rng(1)
-
-    def post_round(start):
-        batch = {}
-        for m in metric_ids:
-            stamps = (numpy.datetime64(start, "s")
-                      + numpy.arange(POINTS) * numpy.timedelta64(1, "s"))
-            batch[m] = [incoming.Measure(t, v) for t, v in
-                        zip(stamps, rng.normal(50, 10, POINTS))]
-        inc.add_measures_batch(batch)
-
     def process_all():
         for sack in inc.iter_sacks():
             the_chef.process_new_measures_for_sack(sack, blocking=True,
                                                    sync=True)
 
-    post_round(1_700_000_000)
-    process_all()
-    post_round(1_700_000_060)
-    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-    servers0 = servers_cpu_seconds()
-    wall0 = time.perf_counter()
-    if os.environ.get("GNOCCHI_RS_BENCH_PROFILE"):
-        import cProfile
-        cProfile.runctx("process_all()", globals(), locals(),
-                        os.environ["GNOCCHI_RS_BENCH_PROFILE"] + "." + args.driver)
-    else:
-        process_all()
-    wall = time.perf_counter() - wall0
-    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-    servers = servers_cpu_seconds() - servers0
-    assert inc.measures_report(False)["summary"]["measures"] == 0
-    coord.stop()
-    print(json.dumps({
-        "wall": wall,
-        "cpu": (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime),
-        "kernel_cpu": cpu1.ru_stime - cpu0.ru_stime,
-        "servers_cpu": servers,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }))
+    print("ready", flush=True)
+    for command in sys.stdin:
+        if command.strip() == "warm":
+            process_all()
+            print("done", flush=True)
+            continue
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        servers0 = servers_cpu_seconds(args.servers_dir)
+        wall0 = time.perf_counter()
+        if os.environ.get("GNOCCHI_RS_BENCH_PROFILE"):
+            import cProfile
+            cProfile.runctx("process_all()", globals(), locals(),
+                            os.environ["GNOCCHI_RS_BENCH_PROFILE"] + "."
+                            + args.driver)
+        else:
+            process_all()
+        wall = time.perf_counter() - wall0
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        servers = servers_cpu_seconds(args.servers_dir) - servers0
+        assert inc.measures_report(False)["summary"]["measures"] == 0
+        coord.stop()
+        print(json.dumps({
+            "wall": wall,
+            "cpu": ((cpu1.ru_utime - cpu0.ru_utime)
+                    + (cpu1.ru_stime - cpu0.ru_stime)),
+            "kernel_cpu": cpu1.ru_stime - cpu0.ru_stime,
+            "servers_cpu": servers,
+            "peak_rss_mb": cpu1.ru_maxrss / 1024,
+        }), flush=True)
+        return
 
 
 def create_metrics(indexer_url, n):
@@ -157,6 +184,36 @@ def create_metrics(indexer_url, n):
     return ids
 
 
+def run_driver(command, ids):
+    """Starts the driver's metricd, has another process post a round of
+    measures before each of its two passes, returns the measured pass."""
+    metricd = subprocess.Popen(command + ["--worker"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+
+    def expect(what):
+        line = metricd.stdout.readline()
+        if not line.startswith(what):
+            metricd.kill()
+            raise SystemExit("%s: metricd said %r" % (command, line))
+        return line
+
+    try:
+        expect("ready")
+        for start, step in ((1_700_000_000, "warm"),
+                            (1_700_000_060, "measure")):
+            subprocess.run(command + ["--post", str(start)], check=True,
+                           input=json.dumps(ids), text=True)
+            metricd.stdin.write(step + "\n")
+            metricd.stdin.flush()
+            line = expect("done" if step == "warm" else "{")
+        return json.loads(line)
+    finally:
+        metricd.stdin.close()
+        if metricd.wait(timeout=60) != 0:
+            raise SystemExit("%s: metricd exited with %d"
+                             % (command, metricd.returncode))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--metrics", type=int, default=2000)
@@ -169,28 +226,36 @@ def main():
     parser.add_argument("--redis-url", help=argparse.SUPPRESS)
     parser.add_argument("--ceph-conf", help=argparse.SUPPRESS)
     parser.add_argument("--ceph-pool", help=argparse.SUPPRESS)
+    parser.add_argument("--post", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--servers-dir", help=argparse.SUPPRESS)
     args, _ = parser.parse_known_args()
+    if args.post is not None:
+        args.metrics = json.loads(sys.stdin.read())
+        return post(args)
     if args.worker:
-        args.metrics = sys.stdin.read()
         return worker(args)
 
     workdir = tempfile.mkdtemp(prefix="gnocchi-rs-bench-")
-    started = []
+    # Server CPU is counted for the servers under workdir when this run
+    # started all of them, else for every server process on the machine.
+    servers_given = False
     cluster = None
     try:
         pg_url = os.environ.get("GNOCCHI_RS_PG_SQLALCHEMY_URL") or \
             os.environ.get("GNOCCHI_RS_PG_URL")
+        servers_given |= bool(pg_url)
         if not pg_url:
             env = start_service("postgresql", workdir)
-            started.append("postgresql")
             pg_url = env.get("GNOCCHI_RS_PG_SQLALCHEMY_URL",
                              env["GNOCCHI_RS_PG_URL"])
         redis_url = os.environ.get("GNOCCHI_RS_REDIS_URL")
         backends = args.backends.split(",")
+        servers_given |= "redis" in backends and bool(redis_url)
         if "redis" in backends and not redis_url:
             redis_url = start_service("redis", workdir)["GNOCCHI_RS_REDIS_URL"]
         ceph_conf = os.environ.get("GNOCCHI_RS_CEPH_CONF")
         if "ceph" in backends:
+            servers_given |= bool(ceph_conf)
             if not ceph_conf:
                 ceph_conf = start_service("ceph", workdir)["GNOCCHI_RS_CEPH_CONF"]
             import rados
@@ -209,16 +274,13 @@ def main():
                     pool = "bench-" + uuid.uuid4().hex[:8]
                     cluster.create_pool(pool)
                     ceph_args = ["--ceph-conf", ceph_conf, "--ceph-pool", pool]
-                out = subprocess.run(
-                    [sys.executable, __file__, "--worker", "--driver", driver,
-                     "--basepath", basepath, "--indexer-url", pg_url]
-                    + (["--redis-url", redis_url] if redis_url else [])
-                    + ceph_args,
-                    input=json.dumps(ids), capture_output=True, text=True)
-                if out.returncode != 0:
-                    sys.stderr.write(out.stderr)
-                    raise SystemExit("%s worker failed" % driver)
-                results[driver] = json.loads(out.stdout.strip().splitlines()[-1])
+                command = [sys.executable, __file__, "--driver", driver,
+                           "--basepath", basepath, "--indexer-url", pg_url]
+                command += ["--redis-url", redis_url] if redis_url else []
+                command += ceph_args
+                if not servers_given:
+                    command += ["--servers-dir", workdir]
+                results[driver] = run_driver(command, ids)
         n = args.metrics
         print("metricd: %d metrics x %d new points each, one pass over 128 "
               "sacks, PostgreSQL indexer; CPU includes the servers'"
