@@ -347,3 +347,46 @@ def test_two_processes_write_concurrently(index, tmp_path):
     resources = index.list_resources("generic", attribute_filter={
         "=": {"creator": "writer"}}, history=True)
     assert len(resources) == 2 * 50 * 2   # each with one history revision
+
+
+# ------------------------------------------------- metricd's batched updates
+
+def test_batched_update_after_processing(index):
+    from gnocchi_rs import indexer_batch
+
+    def ns(moment):
+        return int(moment.timestamp()) * 10 ** 9
+
+    ended_before, ended_after = uuid.uuid4(), uuid.uuid4()
+    for resource_id in (ended_before, ended_after):
+        index.create_resource("generic", resource_id, "creator",
+                              started_at=utc(2020, 1, 1),
+                              ended_at=utc(2020, 1, 2),
+                              metrics={"cpu": {"archive_policy_name": "low"}})
+    loose = index.create_metric(uuid.uuid4(), "creator", "low")
+    metrics = index.list_metrics(attribute_filter={"in": {"id": [
+        index.get_resource("generic", r, with_metrics=True).metrics[0].id
+        for r in (ended_before, ended_after)] + [loose.id]}})
+    by_resource = {m.resource_id: m for m in metrics}
+    stamped_before = {m.id: m.last_measure_timestamp for m in metrics}
+    index.update_needs_raw_data_truncation(loose.id, True)
+    loose = index.list_metrics(attribute_filter={"=": {"id": loose.id}})[0]
+    assert loose.needs_raw_data_truncation
+
+    indexer_batch.update_metrics_after_processing(index, {
+        # A measure after the end: the resource is alive again.
+        by_resource[ended_before]: ns(utc(2020, 1, 3)),
+        # Measures from before the end: it stays ended.
+        by_resource[ended_after]: ns(utc(2020, 1, 1, 12)),
+        loose: ns(utc(2020, 1, 3)),
+    })
+
+    assert index.get_resource("generic", ended_before).ended_at is None
+    assert (index.get_resource("generic", ended_after).ended_at
+            == utc(2020, 1, 2))
+    after = index.list_metrics(attribute_filter={"in": {"id": [
+        m.id for m in metrics]}})
+    assert all(m.last_measure_timestamp > stamped_before[m.id]
+               for m in after)
+    assert not [m for m in after if m.id == loose.id][0] \
+        .needs_raw_data_truncation

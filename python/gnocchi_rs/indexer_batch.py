@@ -45,27 +45,26 @@ def update_metrics_after_processing(index, newest_by_metric):
         values["needs_raw_data_truncation"] = sqlalchemy.case(
             (models.Metric.id.in_(truncated), sqlalchemy.false()),
             else_=models.Metric.needs_raw_data_truncation)
-    with index.facade.writer() as session:
-        session.execute(
-            sqlalchemy.update(models.Metric)
-            .where(models.Metric.id.in_(ids))
-            .values(**values)
-            .execution_options(synchronize_session=False))
-
     newest_by_resource = {}
     for metric, newest in newest_by_metric.items():
         if metric.resource_id is not None:
             previous = newest_by_resource.get(metric.resource_id)
             newest_by_resource[metric.resource_id] = (
                 newest if previous is None else max(previous, newest))
-    if not newest_by_resource:
-        return
-    with index.facade.independent_reader() as session:
-        ended = session.execute(
-            sqlalchemy.select(models.Resource.id, models.Resource.type,
-                              models.Resource.ended_at)
-            .where(models.Resource.id.in_(list(newest_by_resource)))
-            .where(models.Resource.ended_at.isnot(None))).all()
+    ended = ()
+    # One transaction: the update, and the ended resources it may restore.
+    with index.facade.writer() as session:
+        session.execute(
+            sqlalchemy.update(models.Metric)
+            .where(models.Metric.id.in_(ids))
+            .values(**values)
+            .execution_options(synchronize_session=False))
+        if newest_by_resource:
+            ended = session.execute(
+                sqlalchemy.select(models.Resource.id, models.Resource.type,
+                                  models.Resource.ended_at)
+                .where(models.Resource.id.in_(list(newest_by_resource)))
+                .where(models.Resource.ended_at.isnot(None))).all()
     for resource_id, resource_type, ended_at in ended:
         newest = _utc_from_ns(newest_by_resource[resource_id])
         if _aware(ended_at) > newest:
