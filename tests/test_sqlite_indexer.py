@@ -390,3 +390,41 @@ def test_batched_update_after_processing(index):
                for m in after)
     assert not [m for m in after if m.id == loose.id][0] \
         .needs_raw_data_truncation
+
+
+def test_active_metrics_matches_list_metrics(index):
+    from gnocchi_rs import indexer_batch
+
+    index.create_archive_policy(archive_policy.ArchivePolicy(
+        "rated", 2, [{"granularity": 60, "points": 10},
+                     {"granularity": 3600, "timespan": 86400}],
+        ["mean", "rate:max", "95pct"]))
+    resource_id = uuid.uuid4()
+    index.create_resource("generic", resource_id, "creator", metrics={
+        "cpu": {"archive_policy_name": "rated"},
+        "mem": {"archive_policy_name": "low", "unit": "B"}})
+    loose = index.create_metric(uuid.uuid4(), "other", "rated", name="x")
+    deleted = index.create_metric(uuid.uuid4(), "other", "low")
+    index.delete_metric(deleted.id)
+    ids = [m.id for m in index.get_resource(
+        "generic", resource_id, with_metrics=True).metrics]
+    ids += [loose.id, deleted.id, uuid.uuid4()]
+
+    def described(metric):
+        ap = metric.archive_policy
+        return (metric.id, metric.creator, metric.name, metric.resource_id,
+                metric.needs_raw_data_truncation, ap.name, ap.back_window,
+                [d.serialize() for d in ap.definition],
+                sorted(ap.aggregation_methods),
+                sorted((a.method, a.granularity, a.timespan)
+                       for a in ap.aggregations),
+                ap.max_block_size)
+
+    expected = index.list_metrics(attribute_filter={"in": {"id": ids}})
+    found = indexer_batch.active_metrics(index, ids)
+    assert len(expected) == 3
+    assert (sorted(map(described, found))
+            == sorted(map(described, expected)))
+    # Metrics of one policy share its object.
+    assert len({id(m.archive_policy) for m in found}) == 2
+    assert indexer_batch.active_metrics(index, []) == []

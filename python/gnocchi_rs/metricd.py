@@ -30,6 +30,7 @@ from gnocchi import utils
 from gnocchi.cli import metricd as upstream_metricd
 
 from gnocchi_rs import hashring
+from gnocchi_rs import indexer_batch
 
 LOG = logging.getLogger("gnocchi.rs.metricd")
 
@@ -83,8 +84,7 @@ class SackProcessor:
                     return 0
                 # Metrics deleted since their measures came in are not
                 # listed; their measures go with the sack, as upstream's.
-                metrics = self.index.list_metrics(
-                    attribute_filter={"in": {"id": list(measures)}})
+                metrics = indexer_batch.active_metrics(self.index, measures)
                 self.storage.add_measures_to_metrics(
                     {metric: measures[metric.id] for metric in metrics},
                     self.index)
