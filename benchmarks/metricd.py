@@ -3,8 +3,12 @@ gnocchi-rs drivers on the same backend, in one run.
 
 The seed scenario: N metrics (2000 by default) each receive 60 new points
 (one per second... of a minute each, as a collector sends them), then
-every sack is processed through upstream's own Chef (sack lock, indexer
-lookup, add_measures_to_metrics, delete), with a real PostgreSQL indexer.
+every sack is processed with a real PostgreSQL indexer: by upstream's
+drivers through upstream's Chef (sack lock, indexer lookup,
+add_measures_to_metrics, delete), as ``gnocchi-metricd`` does; by the
+gnocchi-rs drivers through the same Chef (``rs-*``: upstream's daemon with
+our drivers) and through gnocchi-rs metricd's sack path (``rs-*+``:
+``gnocchi-rs metricd``, whose metric lookup is one query of plain rows).
 A first round creates the archives (not measured); the measured round
 folds 60 more points per metric into them.
 
@@ -123,12 +127,22 @@ def worker(args):
     coord = coordination.get_coordinator(
         "file://" + os.path.join(args.basepath, "locks"), b"bench")
     coord.start(start_heart=True)
-    the_chef = chef.Chef(coord, inc, index, store)
+    if args.sack_path == "gnocchi-rs":
+        from gnocchi_rs import metricd
+        processor = metricd.SackProcessor(coord, inc, index, store)
+
+        def process(sack):
+            processor.process(sack, blocking=True)
+    else:
+        the_chef = chef.Chef(coord, inc, index, store)
+
+        def process(sack):
+            the_chef.process_new_measures_for_sack(sack, blocking=True,
+                                                   sync=True)
 
     def process_all():
         for sack in inc.iter_sacks():
-            the_chef.process_new_measures_for_sack(sack, blocking=True,
-                                                   sync=True)
+            process(sack)
 
     print("ready", flush=True)
     for command in sys.stdin:
@@ -228,6 +242,7 @@ def main():
     parser.add_argument("--ceph-pool", help=argparse.SUPPRESS)
     parser.add_argument("--post", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--servers-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--sack-path", help=argparse.SUPPRESS)
     args, _ = parser.parse_known_args()
     if args.post is not None:
         args.metrics = json.loads(sys.stdin.read())
@@ -263,7 +278,10 @@ def main():
             cluster.connect()
         results = {}
         for backend in backends:
-            for driver in (backend, "rs-" + backend):
+            for label, driver, sack_path in (
+                    (backend, backend, "chef"),
+                    ("rs-" + backend, "rs-" + backend, "chef"),
+                    ("rs-" + backend + "+", "rs-" + backend, "gnocchi-rs")):
                 ids = create_metrics(pg_url, args.metrics)
                 basepath = tempfile.mkdtemp(dir=workdir)
                 if backend == "redis":
@@ -275,16 +293,19 @@ def main():
                     cluster.create_pool(pool)
                     ceph_args = ["--ceph-conf", ceph_conf, "--ceph-pool", pool]
                 command = [sys.executable, __file__, "--driver", driver,
+                           "--sack-path", sack_path,
                            "--basepath", basepath, "--indexer-url", pg_url]
                 command += ["--redis-url", redis_url] if redis_url else []
                 command += ceph_args
                 if not servers_given:
                     command += ["--servers-dir", workdir]
-                results[driver] = run_driver(command, ids)
+                results[label] = run_driver(command, ids)
         n = args.metrics
         print("metricd: %d metrics x %d new points each, one pass over 128 "
               "sacks, PostgreSQL indexer; CPU includes the servers'"
               % (n, POINTS))
+        print("rs-X: upstream's metricd sack path (Chef) with the gnocchi-rs "
+              "drivers; rs-X+: gnocchi-rs metricd's")
         print("%-10s %12s %16s %16s %16s %12s" % (
             "driver", "metrics/s", "CPU ms/metric", "(of which servers)",
             "(worker kernel)", "peak RSS MB"))
@@ -294,14 +315,17 @@ def main():
                 driver, n / r["wall"], 1000 * cpu / n, 1000 * r["servers_cpu"] / n,
                 1000 * r["kernel_cpu"] / n, r["peak_rss_mb"]))
         for backend in backends:
-            up, rs = results[backend], results["rs-" + backend]
-            print("%s: rs-%s uses %.1fx less CPU per metric (target 50x), "
-                  "%.2fx the peak memory (target <= 0.5x), %.1fx the "
-                  "throughput" % (
-                      backend, backend,
-                      (up["cpu"] + up["servers_cpu"]) / (rs["cpu"] + rs["servers_cpu"]),
-                      rs["peak_rss_mb"] / up["peak_rss_mb"],
-                      up["wall"] / rs["wall"]))
+            up = results[backend]
+            for label in ("rs-" + backend, "rs-" + backend + "+"):
+                rs = results[label]
+                print("%s: %s uses %.1fx less CPU per metric (target 50x), "
+                      "%.2fx the peak memory (target <= 0.5x), %.1fx the "
+                      "throughput" % (
+                          backend, label,
+                          ((up["cpu"] + up["servers_cpu"])
+                           / (rs["cpu"] + rs["servers_cpu"])),
+                          rs["peak_rss_mb"] / up["peak_rss_mb"],
+                          up["wall"] / rs["wall"]))
     finally:
         if cluster is not None:
             cluster.shutdown()
