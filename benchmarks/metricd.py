@@ -67,10 +67,15 @@ def servers_cpu_seconds(workdir=None):
                 # directory; the Ceph daemons name their config file.
                 with open("/proc/%s/cmdline" % pid, "rb") as f:
                     cmdline = f.read().decode(errors="replace")
-                cwd = os.readlink("/proc/%s/cwd" % pid)
+                try:
+                    cwd = os.readlink("/proc/%s/cwd" % pid)
+                except PermissionError:
+                    sys.exit("cannot tell whose server process %s is (its "
+                             "cwd is unreadable): run as the servers' user "
+                             "or give the servers' URLs" % pid)
                 if not (cwd.startswith(workdir) or workdir in cmdline):
                     continue
-        except OSError:
+        except OSError:  # the process has exited
             continue
         fields = stat[stat.rindex(")") + 2:].split()
         total += int(fields[11]) + int(fields[12])
@@ -150,8 +155,8 @@ def worker(args):
             process_all()
             print("done", flush=True)
             continue
-        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         servers0 = servers_cpu_seconds(args.servers_dir)
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         wall0 = time.perf_counter()
         if os.environ.get("GNOCCHI_RS_BENCH_PROFILE"):
             import cProfile
@@ -220,12 +225,13 @@ def run_driver(command, ids):
             metricd.stdin.write(step + "\n")
             metricd.stdin.flush()
             line = expect("done" if step == "warm" else "{")
-        return json.loads(line)
     finally:
         metricd.stdin.close()
-        if metricd.wait(timeout=60) != 0:
-            raise SystemExit("%s: metricd exited with %d"
-                             % (command, metricd.returncode))
+        metricd.wait(timeout=60)
+    if metricd.returncode != 0:
+        raise SystemExit("%s: metricd exited with %d"
+                         % (command, metricd.returncode))
+    return json.loads(line)
 
 
 def main():

@@ -399,10 +399,16 @@ def test_active_metrics_matches_list_metrics(index):
         "rated", 2, [{"granularity": 60, "points": 10},
                      {"granularity": 3600, "timespan": 86400}],
         ["mean", "rate:max", "95pct"]))
+    # Every default method removed: stored as no method at all.
+    index.create_archive_policy(archive_policy.ArchivePolicy(
+        "nothing", 0, [{"granularity": 60, "points": 10}],
+        ["-" + m for m in archive_policy.ArchivePolicy
+         .DEFAULT_AGGREGATION_METHODS]))
     resource_id = uuid.uuid4()
     index.create_resource("generic", resource_id, "creator", metrics={
         "cpu": {"archive_policy_name": "rated"},
-        "mem": {"archive_policy_name": "low", "unit": "B"}})
+        "mem": {"archive_policy_name": "low", "unit": "B"},
+        "none": {"archive_policy_name": "nothing"}})
     loose = index.create_metric(uuid.uuid4(), "other", "rated", name="x")
     deleted = index.create_metric(uuid.uuid4(), "other", "low")
     index.delete_metric(deleted.id)
@@ -422,9 +428,11 @@ def test_active_metrics_matches_list_metrics(index):
 
     expected = index.list_metrics(attribute_filter={"in": {"id": ids}})
     found = indexer_batch.active_metrics(index, ids)
-    assert len(expected) == 3
+    assert len(expected) == 4
+    assert [m.archive_policy.aggregation_methods for m in expected
+            if m.archive_policy.name == "nothing"] == [set()]
     assert (sorted(map(described, found))
             == sorted(map(described, expected)))
     # Metrics of one policy share its object.
-    assert len({id(m.archive_policy) for m in found}) == 2
+    assert len({id(m.archive_policy) for m in found}) == 3
     assert indexer_batch.active_metrics(index, []) == []

@@ -51,6 +51,20 @@ def _aware(ts):
     return ts if ts.tzinfo else ts.replace(tzinfo=datetime.timezone.utc)
 
 
+class _StoredPolicy(archive_policy.ArchivePolicy):
+    """An archive policy whose methods are the stored set as it is, as the
+    indexer's ORM object gives them (the base class would resolve them
+    again: an empty set would become the default methods)."""
+
+    @property
+    def aggregation_methods(self):
+        return self._aggregation_methods
+
+    @aggregation_methods.setter
+    def aggregation_methods(self, value):
+        self._aggregation_methods = set(value)
+
+
 def active_metrics(index, metric_ids):
     """The active metrics among ``metric_ids``, as upstream's
     ``indexer.Metric`` (what ``list_metrics`` gives for an ``in`` filter on
@@ -79,7 +93,7 @@ def active_metrics(index, metric_ids):
                tuple(sorted(methods)))
         ap = policies.get(key)
         if ap is None:
-            ap = policies[key] = archive_policy.ArchivePolicy(
+            ap = policies[key] = _StoredPolicy(
                 policy_name, back_window,
                 [archive_policy.ArchivePolicyItem(**item)
                  for item in definition or ()],

@@ -23,9 +23,15 @@ const MI_OPTION_ARENA_EAGER_COMMIT: std::ffi::c_int = 4;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // mimalloc commits its first arena whole (about 4 MiB) by default: every
     // metricd and API process would pay for it at import. Pages are
-    // committed as they are used instead, at no measurable cost in speed.
-    // Set before the module allocates anything of its own.
-    unsafe { mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0) };
+    // committed as they are used instead, at no measurable cost in speed,
+    // unless the operator chose otherwise. Set before the module allocates
+    // anything of its own.
+    let chosen = ["MIMALLOC_ARENA_EAGER_COMMIT", "MIMALLOC_EAGER_REGION_COMMIT"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some());
+    if !chosen {
+        unsafe { mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0) };
+    }
     carbonara::register(m)?;
     drivers::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
