@@ -82,11 +82,28 @@ def servers_cpu_seconds(workdir=None):
     return total / tick
 
 
+def peak_rss_mb():
+    """This process's peak resident memory. Not ``ru_maxrss``: after
+    fork+exec it keeps the parent's peak (this benchmark's, which loads
+    upstream Gnocchi), while VmHWM is the peak of this program alone."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def open_drivers(args):
+    conf = driver_conf(args)
+    from gnocchi import incoming, indexer, storage
+    return (indexer.get_driver(conf), storage.get_driver(conf),
+            incoming.get_driver(conf))
+
+
+def driver_conf(args):
     os.environ["GNOCCHI_INDEXER_URL"] = args.indexer_url
     from oslo_config import cfg
-    from gnocchi import incoming, indexer, service
-    from gnocchi import storage
+    from gnocchi import service
 
     conf = service.prepare_service(args=[], conf=cfg.ConfigOpts(),
                                    log_to_std=False, logging_level="WARNING")
@@ -101,8 +118,28 @@ def open_drivers(args):
     if args.ceph_pool:
         conf.set_override("ceph_conffile", args.ceph_conf, "storage")
         conf.set_override("ceph_pool", args.ceph_pool, "storage")
-    return (indexer.get_driver(conf), storage.get_driver(conf),
-            incoming.get_driver(conf))
+    return conf
+
+
+def lean_settings(args):
+    """Settings of gnocchi-rs metricd's lean worker (``rs-X+``), resolved
+    here as its master process resolves them."""
+    from gnocchi import incoming, storage
+    from gnocchi_rs import metricd
+
+    conf = driver_conf(args)
+    store, inc = storage.get_driver(conf), incoming.get_driver(conf)
+    store.upgrade()
+    inc.upgrade(128)
+    settings = metricd.lean_worker_settings(conf, inc, store)
+    if settings is None:
+        raise SystemExit("%s: no lean worker for this setup" % args.driver)
+    settings["coordination_url"] = lock_url(args)
+    return settings
+
+
+def lock_url(args):
+    return "file://" + os.path.join(args.basepath, "locks")
 
 
 def post(args):
@@ -123,30 +160,43 @@ def worker(args):
     """One driver's metricd: processes every sack when told to on stdin
     ("warm" for the first round, which creates the archives, "measure"
     for the measured one)."""
-    from gnocchi import chef
-    from tooz import coordination
-
-    index, store, inc = open_drivers(args)
-    store.upgrade()
-    inc.upgrade(128)
-    coord = coordination.get_coordinator(
-        "file://" + os.path.join(args.basepath, "locks"), b"bench")
-    coord.start(start_heart=True)
     if args.sack_path == "gnocchi-rs":
-        from gnocchi_rs import metricd
-        processor = metricd.SackProcessor(coord, inc, index, store)
+        # gnocchi-rs metricd's worker process: upstream Gnocchi is not
+        # loaded (its master process resolved these settings).
+        from gnocchi_rs import sack_worker
+
+        lean = sack_worker.LeanWorker(
+            json.loads(os.environ.pop("GNOCCHI_RS_BENCH_LEAN")))
+        lean.configure()
+        coord, sacks = lean.coord, lean.sacks
 
         def process(sack):
-            processor.process(sack, blocking=True)
+            lean.processor.process(sack, blocking=True)
+
+        def backlog():
+            return sum(n for _, n in lean.incoming.report(
+                [str(s) for s in sacks]))
     else:
+        from gnocchi import chef
+        from tooz import coordination
+
+        index, store, inc = open_drivers(args)
+        store.upgrade()
+        inc.upgrade(128)
+        coord = coordination.get_coordinator(lock_url(args), b"bench")
+        coord.start(start_heart=True)
         the_chef = chef.Chef(coord, inc, index, store)
+        sacks = list(inc.iter_sacks())
 
         def process(sack):
             the_chef.process_new_measures_for_sack(sack, blocking=True,
                                                    sync=True)
 
+        def backlog():
+            return inc.measures_report(False)["summary"]["measures"]
+
     def process_all():
-        for sack in inc.iter_sacks():
+        for sack in sacks:
             process(sack)
 
     print("ready", flush=True)
@@ -168,7 +218,7 @@ def worker(args):
         wall = time.perf_counter() - wall0
         cpu1 = resource.getrusage(resource.RUSAGE_SELF)
         servers = servers_cpu_seconds(args.servers_dir) - servers0
-        assert inc.measures_report(False)["summary"]["measures"] == 0
+        assert backlog() == 0
         coord.stop()
         print(json.dumps({
             "wall": wall,
@@ -176,7 +226,7 @@ def worker(args):
                     + (cpu1.ru_stime - cpu0.ru_stime)),
             "kernel_cpu": cpu1.ru_stime - cpu0.ru_stime,
             "servers_cpu": servers,
-            "peak_rss_mb": cpu1.ru_maxrss / 1024,
+            "peak_rss_mb": peak_rss_mb(),
         }), flush=True)
         return
 
@@ -203,11 +253,11 @@ def create_metrics(indexer_url, n):
     return ids
 
 
-def run_driver(command, ids):
+def run_driver(command, ids, env=None):
     """Starts the driver's metricd, has another process post a round of
     measures before each of its two passes, returns the measured pass."""
     metricd = subprocess.Popen(command + ["--worker"], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, text=True, env=env)
 
     def expect(what):
         line = metricd.stdout.readline()
@@ -305,7 +355,11 @@ def main():
                 command += ceph_args
                 if not servers_given:
                     command += ["--servers-dir", workdir]
-                results[label] = run_driver(command, ids)
+                env = None
+                if sack_path == "gnocchi-rs":
+                    env = dict(os.environ, GNOCCHI_RS_BENCH_LEAN=json.dumps(
+                        lean_settings(parser.parse_args(command[2:]))))
+                results[label] = run_driver(command, ids, env)
         n = args.metrics
         print("metricd: %d metrics x %d new points each, one pass over 128 "
               "sacks, PostgreSQL indexer; CPU includes the servers'"

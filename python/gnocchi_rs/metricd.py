@@ -14,49 +14,30 @@ are upstream's services, which already go through our drivers.
 """
 from __future__ import annotations
 
-import hashlib
+import json
 import logging
+import logging.handlers
+import os
 import random
+import sys
 import threading
-import time
 
 import cotyledon
 import tooz
-from tooz import coordination
 from cotyledon import oslo_config_glue
 from gnocchi import chef
 from gnocchi import exceptions as gnocchi_exceptions
 from gnocchi import utils
 from gnocchi.cli import metricd as upstream_metricd
 
-from gnocchi_rs import hashring
 from gnocchi_rs import indexer_batch
+from gnocchi_rs import sacks as sack_sharing
+from gnocchi_rs.sacks import (GROUP_ID, LostSackLock, SackAssignment,
+                              sack_lock_name)
 
 LOG = logging.getLogger("gnocchi.rs.metricd")
 
-GROUP_ID = upstream_metricd.MetricProcessor.GROUP_ID
-
-
-def sack_lock_name(sack) -> bytes:
-    """Upstream's lock name for a sack (``Chef.get_sack_lock``): hashed
-    because some tooz backends limit the length of lock names."""
-    name = ("gnocchi-sack-%s-lock" % sack).encode()
-    return hashlib.sha1(name).hexdigest().encode()
-
-
-class LostSackLock(Exception):
-    def __init__(self, sack):
-        super().__init__("lost the lock of sack %s while processing it; its "
-                         "measures stay for the next pass" % sack)
-
-
-def _still_owned(lock):
-    """False only when the backend says the lock is someone else's now
-    (backends that cannot tell are trusted, as upstream does)."""
-    try:
-        return lock.is_still_owner()
-    except (NotImplementedError, tooz.NotImplemented):
-        return True
+assert GROUP_ID == upstream_metricd.MetricProcessor.GROUP_ID
 
 
 class SackProcessor:
@@ -92,7 +73,7 @@ class SackProcessor:
                 # another worker now: keep the measures (they are processed
                 # again, harmlessly) rather than delete what it may be
                 # reading too.
-                if not _still_owned(lock):
+                if not sack_sharing.still_owned(lock):
                     raise LostSackLock(sack)
                 if len(metrics) < len(measures):
                     LOG.debug("Sack %s: dropped the measures of %d deleted "
@@ -102,83 +83,121 @@ class SackProcessor:
             lock.release()
 
 
-class SackAssignment:
-    """The sacks a worker owns on the group's hash ring, refreshed at most
-    once per ``ttl`` seconds (upstream caches them as long)."""
 
-    def __init__(self, coord, all_sacks, replicas, ttl):
-        self.coord = coord
-        self.member_id = hashring.as_bytes(coord._member_id)
-        self.all_sacks = all_sacks
-        self.replicas = replicas
-        self.ttl = ttl
-        self.partitioned = False
-        self._weights = {}
-        self._owned = []
-        self._members = None
-        self._refreshed_at = None
-        self._lock = threading.Lock()
+# -- the lean worker ------------------------------------------------------------
 
-    def join(self):
-        """Joins the processing group; False when the coordination backend
-        has no groups (then every worker tries every sack)."""
-        try:
-            self.coord.join_group_create(GROUP_ID, capabilities={"weight": 1})
-        except coordination.MemberAlreadyExist:
-            pass
-        except tooz.NotImplemented:
-            LOG.warning("Coordinator does not support partitioning: every "
-                        "worker will compete for every sack.")
-            return False
-        self.partitioned = True
-        LOG.info("Joined coordination group: %s", GROUP_ID.decode())
-        return True
+def _backend_settings(driver, group_conf, kind_of):
+    """The native backend of one of our drivers, as plain settings."""
+    from gnocchi_rs import redis_config
+    from gnocchi_rs.storage import ceph as rs_ceph
+    kind = kind_of(driver)
+    if kind == "file":
+        return {"kind": "file", "basepath": os.fspath(driver.basepath)}
+    if kind == "redis":
+        return {"kind": "redis",
+                "connection": redis_config.native_kwargs(driver._client)}
+    if kind == "ceph":
+        return {"kind": "ceph", "ceph": rs_ceph.ceph_options(group_conf)}
+    return None
 
-    def sacks(self):
-        """The sacks to scan: ours, or all of them when the ring gives us
-        none (as upstream, e.g. more workers than sacks or not yet seen
-        as a member)."""
-        with self._lock:
-            stale = (self._refreshed_at is None or
-                     time.monotonic() - self._refreshed_at >= self.ttl)
-            if stale and self.partitioned:
-                try:
-                    self._refresh()
-                except tooz.ToozError as e:
-                    LOG.error("Unable to read the processing group, keeping "
-                              "the previous sacks: %s", e)
-                self._refreshed_at = time.monotonic()
-            return self._owned or self.all_sacks
 
-    def _refresh(self):
-        members = {hashring.as_bytes(m)
-                   for m in self.coord.get_members(GROUP_ID).get()}
-        if members == self._members:
-            return
-        for member in members - set(self._weights):
-            self._weights[member] = self._weight_of(member)
-        for member in set(self._weights) - members:
-            del self._weights[member]
-        ring = hashring.HashRing(
-            {m: self._weights[m] for m in members},
-            partitions=hashring.GNOCCHI_PARTITIONS)
-        self._owned = ring.owned_by(self.member_id, self.all_sacks,
-                                    self.replicas)
-        self._members = members
-        LOG.info("%d members in the processing group; this worker owns "
-                 "%d of %d sacks", len(members), len(self._owned),
-                 len(self.all_sacks))
+def _logging_settings():
+    """Where this process logs (daiquiri's handlers, set up from the
+    configuration), for the lean worker to log to the same places."""
+    root = logging.getLogger()
+    settings = {"level": root.getEffectiveLevel(), "stderr": False}
+    for handler in root.handlers:
+        if getattr(handler, "baseFilename", None):
+            settings["file"] = handler.baseFilename
+        elif isinstance(handler, logging.handlers.SysLogHandler):
+            settings["syslog_facility"] = handler.facility
+        elif getattr(handler, "stream", None) in (sys.stderr, sys.stdout):
+            settings["stderr"] = True
+    return settings
 
-    def _weight_of(self, member):
-        # As tooz's partitioner: read once, when the member is first seen.
-        try:
-            capabilities = self.coord.get_member_capabilities(
-                GROUP_ID, member).get()
-        except coordination.MemberNotJoined:
-            return 1
-        if isinstance(capabilities, dict):
-            return capabilities.get("weight", 1)
-        return 1
+
+def lean_worker_settings(conf, incoming_driver, storage_driver, worker_id=0):
+    """What ``gnocchi_rs.sack_worker`` needs, resolved with upstream's
+    configuration and drivers; None when this setup needs the in-process
+    worker (an indexer other than PostgreSQL, a driver that is not
+    ``rs-*``)."""
+    from gnocchi_rs import incoming as rs_incoming
+    from gnocchi_rs import storage as rs_storage
+    from gnocchi_rs.incoming import ceph as in_ceph, file as in_file
+    from gnocchi_rs.incoming import redis as in_redis
+    from gnocchi_rs.storage import ceph as st_ceph, file as st_file
+    from gnocchi_rs.storage import redis as st_redis
+
+    if os.environ.get("GNOCCHI_RS_LEAN_WORKER", "1") == "0":
+        return None
+    if not conf.indexer.url.split(":", 1)[0].split("+")[0] in (
+            "postgresql", "postgres"):
+        return None
+    if not (isinstance(incoming_driver, rs_incoming.NativeIncomingMixin)
+            and isinstance(storage_driver, rs_storage.NativeStorageMixin)):
+        return None
+    if storage_driver._hooked():
+        return None
+
+    def incoming_kind(driver):
+        for kind, cls in (("file", in_file.FileStorage),
+                          ("redis", in_redis.RedisStorage),
+                          ("ceph", in_ceph.CephStorage)):
+            if isinstance(driver, cls):
+                return kind
+
+    def storage_kind(driver):
+        for kind, cls in (("file", st_file.FileStorage),
+                          ("redis", st_redis.RedisStorage),
+                          ("ceph", st_ceph.CephStorage)):
+            if isinstance(driver, cls):
+                return kind
+
+    incoming = _backend_settings(incoming_driver, conf.incoming,
+                                 incoming_kind)
+    storage = _backend_settings(storage_driver, conf.storage, storage_kind)
+    if incoming is None or storage is None:
+        return None
+    incoming["sacks"] = int(incoming_driver.NUM_SACKS)
+    if storage["kind"] == "file":
+        storage["subdir_len"] = int(storage_driver.SUBDIR_LEN)
+    elif storage["kind"] == "redis":
+        storage["prefix"] = bytes(storage_driver.STORAGE_PREFIX).decode(
+            "latin-1")
+    config_args = []
+    for path in conf.config_file or ():
+        config_args += ["--config-file", path]
+    for path in conf.config_dir or ():
+        config_args += ["--config-dir", path]
+    return {
+        "worker_id": int(worker_id),
+        "parent_pid": os.getppid(),
+        "coordination_url": conf.coordination_url,
+        "indexer_url": conf.indexer.url,
+        "config_args": config_args,
+        "metric_processing_delay": conf.metricd.metric_processing_delay,
+        "processing_replicas": conf.metricd.processing_replicas,
+        "greedy": bool(conf.metricd.greedy),
+        "incoming": incoming,
+        "storage": storage,
+        "logging": _logging_settings(),
+    }
+
+
+def exec_lean_worker(settings):
+    """Replaces this process with ``gnocchi_rs.sack_worker`` (same pid, so
+    cotyledon keeps supervising it); the settings go through a pipe, not
+    the command line or the environment, as they hold credentials."""
+    read_end, write_end = os.pipe()
+    payload = json.dumps(settings).encode()
+    # Far below a pipe's buffer: the write cannot block.
+    os.write(write_end, payload)
+    os.close(write_end)
+    os.set_inheritable(read_end, True)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "gnocchi_rs.sack_worker",
+                              "--settings-fd", str(read_end)])
 
 
 class ProcessingWorker(upstream_metricd.MetricProcessBase):
@@ -193,6 +212,20 @@ class ProcessingWorker(upstream_metricd.MetricProcessBase):
         self._notified = set()
         self._statistics_supported = True
         self._last_full_scan = utils.StopWatch().start()
+
+    def run(self):
+        settings = None
+        try:
+            from gnocchi import incoming, storage
+            settings = lean_worker_settings(
+                self.conf, incoming.get_driver(self.conf),
+                storage.get_driver(self.conf), self.worker_id)
+        except Exception:
+            LOG.warning("Cannot start the lean processing worker; "
+                        "processing in this process", exc_info=True)
+        if settings is not None:
+            exec_lean_worker(settings)
+        super().run()
 
     def _configure(self):
         super()._configure()

@@ -5,7 +5,7 @@
 
 use super::errors::IntoPyResult;
 use super::records::{as_points, to_array};
-use crate::carbonara::{Method, SplitKey};
+use crate::carbonara::{Method, Point, SplitKey};
 use crate::incoming::{self, Incoming, NewMeasures, Pending, Receipt};
 use crate::process::{self, AggregationSpec, MetricMeasures, PolicySpec};
 use crate::rados::{self, ConnectOptions, Pool};
@@ -15,6 +15,7 @@ use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -147,6 +148,28 @@ fn policy_spec(py: Python<'_>, policy: PolicyTuple) -> PyResult<PolicySpec> {
     Ok(PolicySpec { aggregations, methods, block_size, back_window })
 }
 
+/// Per metric `(measures, newest ns, raw corrupt, corrupt splits, error)`,
+/// and the step timings.
+type BatchOutcome<'py> = (Vec<(usize, Option<i64>, bool, usize, Option<String>)>, Bound<'py, PyDict>);
+
+fn run_batch<'py>(py: Python<'py>, store: &dyn Store, items: &[MetricMeasures<'_>]) -> PyResult<BatchOutcome<'py>> {
+    let report = py.detach(|| process::process_batch(store, items)).into_py_result(py)?;
+    let timings = PyDict::new(py);
+    timings.set_item("raw measures fetch", report.raw_fetch_seconds)?;
+    timings.set_item("aggregated measures compute", report.compute_seconds)?;
+    timings.set_item("splits delete", report.delete_seconds)?;
+    timings.set_item("splits update", report.update_seconds)?;
+    timings.set_item("raw measures store", report.raw_store_seconds)?;
+    timings.set_item("splits deleted", report.splits_deleted)?;
+    timings.set_item("splits written", report.splits_written)?;
+    let outcomes = report
+        .outcomes
+        .into_iter()
+        .map(|o| (o.measures, o.newest, o.raw_corrupt, o.corrupt_splits, o.error))
+        .collect();
+    Ok((outcomes, timings))
+}
+
 #[pymethods]
 impl NativeStorage {
     #[staticmethod]
@@ -178,28 +201,40 @@ impl NativeStorage {
         py: Python<'py>,
         policies: Vec<PolicyTuple>,
         batch: Vec<(Vec<u8>, usize, PyReadonlyArray1<'py, i64>)>,
-    ) -> PyResult<(Vec<(usize, Option<i64>, bool, usize, Option<String>)>, Bound<'py, PyDict>)> {
+    ) -> PyResult<BatchOutcome<'py>> {
         let policies: Vec<PolicySpec> = policies.into_iter().map(|p| policy_spec(py, p)).collect::<PyResult<_>>()?;
         let mut items = Vec::with_capacity(batch.len());
         for (id, policy, records) in &batch {
             let policy = policies.get(*policy).ok_or_else(|| PyValueError::new_err("no such policy index"))?;
             items.push(MetricMeasures { metric: metric_id(id)?, policy, measures: as_points(records)?.to_vec() });
         }
-        let report = py.detach(|| process::process_batch(self.store.as_ref(), &items)).into_py_result(py)?;
-        let timings = PyDict::new(py);
-        timings.set_item("raw measures fetch", report.raw_fetch_seconds)?;
-        timings.set_item("aggregated measures compute", report.compute_seconds)?;
-        timings.set_item("splits delete", report.delete_seconds)?;
-        timings.set_item("splits update", report.update_seconds)?;
-        timings.set_item("raw measures store", report.raw_store_seconds)?;
-        timings.set_item("splits deleted", report.splits_deleted)?;
-        timings.set_item("splits written", report.splits_written)?;
-        let outcomes = report
-            .outcomes
-            .into_iter()
-            .map(|o| (o.measures, o.newest, o.raw_corrupt, o.corrupt_splits, o.error))
-            .collect();
-        Ok((outcomes, timings))
+        run_batch(py, self.store.as_ref(), &items)
+    }
+
+    /// `process` for measures that `NativeIncoming.read_sack_held` kept on
+    /// the native side (no numpy round trip): `assignments` holds
+    /// `(metric id, index into policies)` for the metrics to process; the
+    /// measures of metrics left out are dropped with the sack.
+    fn process_held<'py>(
+        &self,
+        py: Python<'py>,
+        policies: Vec<PolicyTuple>,
+        held: &HeldMeasures,
+        assignments: Vec<(Vec<u8>, usize)>,
+    ) -> PyResult<BatchOutcome<'py>> {
+        let policies: Vec<PolicySpec> = policies.into_iter().map(|p| policy_spec(py, p)).collect::<PyResult<_>>()?;
+        let taken = held.metrics.lock().map_err(|_| PyValueError::new_err("held measures poisoned"))?.take();
+        let mut by_metric: HashMap<MetricId, Vec<Point>> =
+            taken.ok_or_else(|| PyValueError::new_err("held measures already processed"))?.into_iter().collect();
+        let mut items = Vec::with_capacity(assignments.len());
+        for (id, policy) in &assignments {
+            let policy = policies.get(*policy).ok_or_else(|| PyValueError::new_err("no such policy index"))?;
+            let metric = metric_id(id)?;
+            let measures =
+                by_metric.remove(&metric).ok_or_else(|| PyValueError::new_err("no held measures for this metric"))?;
+            items.push(MetricMeasures { metric, policy, measures });
+        }
+        run_batch(py, self.store.as_ref(), &items)
     }
 
     /// `[(id, [method, ...])]` → raw blobs (None: none yet; metric created).
@@ -296,6 +331,13 @@ pub struct PendingReceipt {
     receipt: Mutex<Option<Receipt>>,
 }
 
+/// The measures of a sack read by `NativeIncoming.read_sack_held`, kept
+/// native until `NativeStorage.process_held` consumes them.
+#[pyclass(frozen, module = "gnocchi_rs._native")]
+pub struct HeldMeasures {
+    metrics: Mutex<Option<Vec<(MetricId, Vec<Point>)>>>,
+}
+
 /// An incoming backend of `crate::incoming`.
 #[pyclass(frozen, module = "gnocchi_rs._native")]
 pub struct NativeIncoming {
@@ -303,6 +345,8 @@ pub struct NativeIncoming {
 }
 
 type ReadResult<'py> = (Vec<(Bound<'py, PyBytes>, Bound<'py, PyArray1<i64>>)>, PendingReceipt, Vec<(String, String)>);
+
+type HeldRead<'py> = (HeldMeasures, Vec<Bound<'py, PyBytes>>, PendingReceipt, Vec<(String, String)>);
 
 fn pending_to_py(py: Python<'_>, pending: Pending) -> ReadResult<'_> {
     let measures = pending.metrics.into_iter().map(|(m, points)| (id_bytes(py, m), to_array(py, points))).collect();
@@ -340,6 +384,15 @@ impl NativeIncoming {
     fn read_sack<'py>(&self, py: Python<'py>, sack: String) -> PyResult<ReadResult<'py>> {
         let pending = py.detach(|| self.incoming.read_sack(&sack)).into_py_result(py)?;
         Ok(pending_to_py(py, pending))
+    }
+
+    /// `read_sack` keeping the measures native: the held measures, the
+    /// ids of their metrics, the receipt and the corrupt blobs.
+    fn read_sack_held<'py>(&self, py: Python<'py>, sack: String) -> PyResult<HeldRead<'py>> {
+        let pending = py.detach(|| self.incoming.read_sack(&sack)).into_py_result(py)?;
+        let ids = pending.metrics.iter().map(|(m, _)| id_bytes(py, *m)).collect();
+        let held = HeldMeasures { metrics: Mutex::new(Some(pending.metrics)) };
+        Ok((held, ids, PendingReceipt { receipt: Mutex::new(Some(pending.receipt)) }, pending.corrupt))
     }
 
     fn read_metrics<'py>(&self, py: Python<'py>, metrics: Vec<(String, Vec<u8>)>) -> PyResult<ReadResult<'py>> {
@@ -385,5 +438,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeStorage>()?;
     m.add_class::<NativeIncoming>()?;
     m.add_class::<PendingReceipt>()?;
+    m.add_class::<HeldMeasures>()?;
     Ok(())
 }

@@ -9,17 +9,23 @@ from gnocchi_rs import _native
 from gnocchi_rs.storage import NativeStorageMixin
 
 
-def rados_pool(conf):
-    """A native connection from upstream's ``ceph_*`` options (the
-    ``rados`` Python module is not needed)."""
+def ceph_options(conf):
+    """``RadosPool``'s arguments from upstream's ``ceph_*`` options."""
     # The incoming group's options default to "${storage.<name>}", which
     # gives "" for an unset storage option: empty means unset, as upstream
     # reads them.
-    return _native.RadosPool(
-        conf.ceph_pool, conffile=conf.ceph_conffile or None,
-        username=conf.ceph_username or None,
-        keyring=conf.ceph_keyring or None,
-        secret=conf.ceph_secret or None, timeout=conf.ceph_timeout or None)
+    return {"pool": conf.ceph_pool, "conffile": conf.ceph_conffile or None,
+            "username": conf.ceph_username or None,
+            "keyring": conf.ceph_keyring or None,
+            "secret": conf.ceph_secret or None,
+            "timeout": conf.ceph_timeout or None}
+
+
+def rados_pool(conf):
+    """A native connection from upstream's ``ceph_*`` options (the
+    ``rados`` Python module is not needed)."""
+    options = ceph_options(conf)
+    return _native.RadosPool(options.pop("pool"), **options)
 
 
 class CephStorage(NativeStorageMixin, upstream_ceph.CephStorage):

@@ -1,0 +1,127 @@
+"""Sacks shared between metricd workers, as upstream's workers share them:
+upstream's lock names, upstream's tooz group and tooz's hash ring.
+
+Loads no part of upstream Gnocchi, so that the lean sack worker
+(``gnocchi_rs.sack_worker``) can use it.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+
+import tooz
+from tooz import coordination
+
+from gnocchi_rs import hashring
+
+LOG = logging.getLogger("gnocchi.rs.metricd")
+
+# Upstream's ``MetricProcessor.GROUP_ID``.
+GROUP_ID = b"gnocchi-processing"
+
+
+def sack_lock_name(sack) -> bytes:
+    """Upstream's lock name for a sack (``Chef.get_sack_lock``): hashed
+    because some tooz backends limit the length of lock names."""
+    name = ("gnocchi-sack-%s-lock" % sack).encode()
+    return hashlib.sha1(name).hexdigest().encode()
+
+
+class LostSackLock(Exception):
+    def __init__(self, sack):
+        super().__init__("lost the lock of sack %s while processing it; its "
+                         "measures stay for the next pass" % sack)
+
+
+def still_owned(lock):
+    """False only when the backend says the lock is someone else's now
+    (backends that cannot tell are trusted, as upstream does)."""
+    try:
+        return lock.is_still_owner()
+    except (NotImplementedError, tooz.NotImplemented):
+        return True
+
+
+class SackAssignment:
+    """The sacks a worker owns on the group's hash ring, refreshed at most
+    once per ``ttl`` seconds (upstream caches them as long)."""
+
+    def __init__(self, coord, all_sacks, replicas, ttl):
+        self.coord = coord
+        self.member_id = hashring.as_bytes(coord._member_id)
+        self.all_sacks = all_sacks
+        self.replicas = replicas
+        self.ttl = ttl
+        self.partitioned = False
+        self._weights = {}
+        self._owned = []
+        self._members = None
+        self._refreshed_at = None
+        self._lock = threading.Lock()
+
+    def join(self):
+        """Joins the processing group; False when the coordination backend
+        has no groups (then every worker tries every sack)."""
+        try:
+            self.coord.join_group_create(GROUP_ID, capabilities={"weight": 1})
+        except coordination.MemberAlreadyExist:
+            pass
+        except tooz.NotImplemented:
+            LOG.warning("Coordinator does not support partitioning: every "
+                        "worker will compete for every sack.")
+            return False
+        self.partitioned = True
+        LOG.info("Joined coordination group: %s", GROUP_ID.decode())
+        return True
+
+    def sacks(self):
+        """The sacks to scan: ours, or all of them when the ring gives us
+        none (as upstream, e.g. more workers than sacks or not yet seen
+        as a member)."""
+        with self._lock:
+            stale = (self._refreshed_at is None or
+                     time.monotonic() - self._refreshed_at >= self.ttl)
+            if stale and self.partitioned:
+                try:
+                    self._refresh()
+                except tooz.ToozError as e:
+                    LOG.error("Unable to read the processing group, keeping "
+                              "the previous sacks: %s", e)
+                self._refreshed_at = time.monotonic()
+            return self._owned or self.all_sacks
+
+    def _refresh(self):
+        members = {hashring.as_bytes(m)
+                   for m in self.coord.get_members(GROUP_ID).get()}
+        if members == self._members:
+            return
+        for member in members - set(self._weights):
+            self._weights[member] = self._weight_of(member)
+        for member in set(self._weights) - members:
+            del self._weights[member]
+        ring = hashring.HashRing(
+            {m: self._weights[m] for m in members},
+            partitions=hashring.GNOCCHI_PARTITIONS)
+        self._owned = ring.owned_by(self.member_id, self.all_sacks,
+                                    self.replicas)
+        self._members = members
+        LOG.info("%d members in the processing group; this worker owns "
+                 "%d of %d sacks", len(members), len(self._owned),
+                 len(self.all_sacks))
+
+    def _weight_of(self, member):
+        # As tooz's partitioner: read once, when the member is first seen.
+        try:
+            capabilities = self.coord.get_member_capabilities(
+                GROUP_ID, member).get()
+        except coordination.MemberNotJoined:
+            return 1
+        if isinstance(capabilities, dict):
+            return capabilities.get("weight", 1)
+        return 1
+
+
+__all__ = ["GROUP_ID", "LostSackLock", "SackAssignment", "sack_lock_name",
+           "still_owned"]
