@@ -2,6 +2,8 @@
 which the tests compare against, need the system's rados module. Also the
 Redis server and Ceph cluster the tests share."""
 import os
+import shutil
+import tempfile
 import uuid
 
 import pytest
@@ -26,6 +28,26 @@ def redis_url(tmp_path_factory):
         yield env["GNOCCHI_RS_REDIS_URL"]
     finally:
         project_services.stop_services(workdir)
+
+
+@pytest.fixture(scope="session")
+def postgresql_url(tmp_path_factory):
+    """A PostgreSQL server started by the project's script (or the one
+    named by GNOCCHI_RS_PG_URL), as a SQLAlchemy URL."""
+    url = os.environ.get("GNOCCHI_RS_PG_SQLALCHEMY_URL") or \
+        os.environ.get("GNOCCHI_RS_PG_URL")
+    if url:
+        yield url
+        return
+    # Outside pytest's own (root-only) directory: PostgreSQL runs as an
+    # unprivileged user.
+    workdir = tempfile.mkdtemp(prefix="gnocchi-rs-test-pg-")
+    env = project_services.start_service("postgresql", workdir)
+    try:
+        yield env.get("GNOCCHI_RS_PG_SQLALCHEMY_URL", env["GNOCCHI_RS_PG_URL"])
+    finally:
+        project_services.stop_services(workdir)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 class CephCluster:

@@ -267,6 +267,8 @@ def revive_resources(settings, resources):
 
 
 def _revive_main(request):
+    # The URL the worker used, even when no configuration file names it.
+    os.environ["GNOCCHI_INDEXER_URL"] = request["indexer_url"]
     from oslo_config import cfg
     from gnocchi import indexer, service
     conf = service.prepare_service(args=request["config_args"],

@@ -1,0 +1,358 @@
+"""``gnocchi-rs metricd``'s lean processing worker (gnocchi_rs.sack_worker)
+against the in-process one, on a real PostgreSQL indexer: the same bytes
+on disk, the same indexer effects, upstream's policies read the same way;
+it loads no part of upstream Gnocchi; and the daemon runs it."""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import numpy
+import pytest
+import sqlalchemy
+from gnocchi import archive_policy
+from gnocchi import incoming as upstream_incoming
+from gnocchi import indexer
+from gnocchi import service
+from oslo_config import cfg
+from tooz import coordination
+
+from gnocchi_rs import metricd
+from gnocchi_rs import sack_worker
+from gnocchi_rs import storage as rs_storage
+from gnocchi_rs.incoming import file as rs_incoming_file
+from gnocchi_rs.storage import file as rs_storage_file
+
+import driver_harness
+
+SACKS = 8
+# The measures posted are from 2023-11-14 on.
+REVIVED_END = datetime.datetime(2023, 11, 1)
+KEPT_END = datetime.datetime(2026, 11, 1)
+
+
+def _policy_items(*pairs):
+    return [archive_policy.ArchivePolicyItem(granularity=numpy.timedelta64(g, "s"),
+                                             points=p) for g, p in pairs]
+
+
+def _policies():
+    found = list(archive_policy.DEFAULT_ARCHIVE_POLICIES.values())
+    found += driver_harness.policies()
+    found.append(archive_policy.ArchivePolicy(
+        "rates", 2, _policy_items((1, 100), (7, 33)),
+        ["rate:mean", "rate:last", "min"]))
+    found.append(archive_policy.ArchivePolicy(
+        "timespan-only", 0,
+        [archive_policy.ArchivePolicyItem(
+            granularity=numpy.timedelta64(90, "s"),
+            timespan=numpy.timedelta64(1000, "s"))], ["max"]))
+    found.append(archive_policy.ArchivePolicy(
+        "sub-second", 0,
+        [archive_policy.ArchivePolicyItem(granularity=0.25, points=40)],
+        ["mean"]))
+    return found
+
+
+@pytest.mark.parametrize("policy", _policies(), ids=lambda p: p.name)
+def test_policy_spec_is_the_drivers(policy):
+    """A policy read back from its stored JSON gives the native policy the
+    in-process driver builds from upstream's ArchivePolicy object."""
+    stored_definition = json.loads(json.dumps(
+        [d.serialize() for d in policy.definition]))
+    stored_methods = json.loads(json.dumps(
+        sorted(policy.aggregation_methods)))
+    lean = sack_worker.policy_spec(policy.back_window, stored_definition,
+                                   stored_methods)
+    aggregations, methods, block_size, back_window = rs_storage._policy_tuple(
+        policy)
+    assert sorted(lean[0]) == sorted(aggregations)
+    assert lean[1] == sorted(methods)
+    assert lean[2:] == (block_size, back_window)
+
+
+def _conf(url, basepath, coordination_url=None):
+    basepath.mkdir(parents=True, exist_ok=True)
+    config = basepath / "gnocchi.conf"
+    config.write_text("[indexer]\nurl = %s\n" % url)
+    conf = service.prepare_service(args=["--config-file", str(config)],
+                                   conf=cfg.ConfigOpts(),
+                                   log_to_std=False, skip_log_opts=True,
+                                   logging_level="WARNING")
+    conf.set_override("url", url, "indexer")
+    for group in ("storage", "incoming"):
+        conf.set_override("driver", "rs-file", group)
+        conf.set_override("file_basepath", str(basepath), group)
+    if coordination_url:
+        conf.set_override("coordination_url", coordination_url)
+    return conf
+
+
+def _setup(url, basepath):
+    conf = _conf(url, basepath)
+    index = indexer.get_driver(conf)
+    index.upgrade()
+    store = rs_storage_file.FileStorage(conf.storage)
+    inbox = rs_incoming_file.FileStorage(conf.incoming)
+    store.upgrade()
+    inbox.upgrade(SACKS)
+    return conf, index, store, inbox
+
+
+def _workload(index, policy_name, n=12):
+    """Metrics on a policy, and two on resources that ended: one before
+    the measures posted (to revive), one after (to keep ended)."""
+    creator = str(uuid.uuid4())
+    metrics = [index.create_metric(uuid.uuid4(), creator, policy_name)
+               for _ in range(n)]
+    revived, kept = uuid.uuid4(), uuid.uuid4()
+    for rid, ended in ((revived, REVIVED_END), (kept, KEPT_END)):
+        index.create_resource("generic", rid, creator,
+                              started_at=datetime.datetime(2023, 10, 1),
+                              ended_at=ended)
+        metrics.append(index.create_metric(uuid.uuid4(), creator,
+                                           policy_name, name="m",
+                                           resource_id=rid))
+    return metrics, revived, kept
+
+
+def _post(inbox, metrics, start, seed):
+    rng = numpy.random.default_rng(seed)
+    stamps = numpy.datetime64(start, "s") + numpy.arange(60) * \
+        numpy.timedelta64(1, "s")
+    inbox.add_measures_batch({
+        m.id: numpy.array(list(zip(stamps, rng.normal(50, 10, 60))),
+                          dtype=upstream_incoming.TIMESERIES_ARRAY_DTYPE)
+        for m in metrics})
+
+
+def _indexer_state(index, metrics):
+    """{metric id: (status, needs_raw_data_truncation)}, all of them."""
+    ids = [m.id for m in metrics]
+    rows = {}
+    for status in ("active", "delete"):
+        for m in index.list_metrics(attribute_filter={"in": {"id": ids}},
+                                    status=status):
+            rows[m.id] = (m.status, m.needs_raw_data_truncation)
+    assert len(rows) == len(metrics)
+    return rows
+
+
+def test_lean_processing_equals_in_process(tmp_path, postgresql_url):
+    """The same posts processed by the in-process worker into one tree and
+    by the lean one into another leave the same bytes, and the lean one
+    makes the indexer updates (truncation flag, last measure timestamp,
+    revival through upstream's indexer, keeping its history)."""
+    conf_a, index, store_a, inbox_a = _setup(postgresql_url, tmp_path / "a")
+    conf_b, _, store_b, inbox_b = _setup(postgresql_url, tmp_path / "b")
+    policy_name = "lean-" + uuid.uuid4().hex[:8]
+    index.create_archive_policy(archive_policy.ArchivePolicy(
+        policy_name, 0, _policy_items((1, 3600), (60, 60 * 24)),
+        ["mean", "max", "rate:mean", "count", "std", "90pct"]))
+    metrics, revived, kept = _workload(index, policy_name)
+    deleted = metrics[0]
+
+    coord = coordination.get_coordinator("file://%s" % (tmp_path / "locks"),
+                                         b"test")
+    coord.start()
+    try:
+        in_process = metricd.SackProcessor(coord, inbox_a, index, store_a)
+        settings = metricd.lean_worker_settings(conf_b, inbox_b, store_b)
+        assert settings is not None
+        lean = sack_worker.LeanSackProcessor(
+            coord, sack_worker.open_incoming(settings["incoming"]),
+            sack_worker.open_storage(settings["storage"]),
+            sack_worker.PostgresIndex(settings["indexer_url"]),
+            lambda resources: sack_worker.revive_resources(settings,
+                                                           resources))
+        sacks = [sack_worker.Sack(i, SACKS) for i in range(SACKS)]
+        before = datetime.datetime.now(datetime.timezone.utc)
+        for round_number, start in enumerate((1_700_000_000, 1_700_000_060,
+                                              1_700_003_000)):
+            for inbox in (inbox_a, inbox_b):
+                _post(inbox, metrics, start, seed=round_number)
+            if round_number == 1:
+                index.delete_metric(deleted.id)
+            for sack in inbox_a.iter_sacks():
+                in_process.process(sack, blocking=True)
+            # Between the two: the lean worker finds what the in-process
+            # one left (the truncation flag cleared) unless reset.
+            if round_number == 0:
+                state = _indexer_state(index, metrics)
+                assert not any(flag for _, flag in state.values())
+                assert index.get_resource("generic", revived).ended_at \
+                    is None
+                with index.facade.writer() as session:
+                    session.execute(
+                        sqlalchemy.text(
+                            "UPDATE metric SET needs_raw_data_truncation = "
+                            "true WHERE id = ANY(CAST(:ids AS uuid[]))"),
+                        {"ids": [str(m.id) for m in metrics]})
+                assert all(flag for _, flag in
+                           _indexer_state(index, metrics).values())
+                # The in-process worker revived this one: end it again for
+                # the lean one.
+                index.update_resource("generic", revived,
+                                      ended_at=REVIVED_END)
+            counts = [lean.process(sack, blocking=True) for sack in sacks]
+            assert sum(counts) == len(metrics) - (round_number >= 1)
+            if round_number == 0:
+                # The in-process worker runs first in the next rounds and
+                # would hide what the lean one did not do.
+                state = _indexer_state(index, metrics)
+                assert not any(flag for _, flag in state.values())
+                assert index.get_resource("generic", revived).ended_at \
+                    is None
+                assert index.get_resource("generic", kept).ended_at \
+                    is not None
+    finally:
+        coord.stop()
+
+    assert driver_harness.dump_file_storage(tmp_path / "b") == \
+        driver_harness.dump_file_storage(tmp_path / "a")
+    assert len(driver_harness.dump_file_storage(tmp_path / "b")) > 100
+    assert sum(lean.statistics.values()) > 0
+    # Nothing left in the lean worker's sacks, deleted metric included.
+    assert inbox_b.measures_report(False)["summary"]["measures"] == 0
+
+    state = _indexer_state(index, metrics)
+    assert not any(flag for m, (status, flag) in state.items()
+                   if m != deleted.id)
+    for m in index.list_metrics(
+            attribute_filter={"in": {"id": [m.id for m in metrics[1:]]}}):
+        assert m.last_measure_timestamp.replace(
+            tzinfo=datetime.timezone.utc) >= before - datetime.timedelta(
+                seconds=1)
+    assert index.get_resource("generic", revived).ended_at is None
+    assert index.get_resource("generic", kept).ended_at is not None
+    # The revival kept the resource's history (upstream's update_resource).
+    history = index.list_resources("generic", history=True,
+                                   attribute_filter={"=": {"id": revived}})
+    assert len(history) >= 3
+
+
+def test_lean_worker_loads_no_upstream(tmp_path, postgresql_url):
+    """The worker process imports neither upstream Gnocchi, SQLAlchemy nor
+    numpy, and processes a sack."""
+    conf, index, store, inbox = _setup(postgresql_url, tmp_path)
+    policy_name = "lean-" + uuid.uuid4().hex[:8]
+    index.create_archive_policy(archive_policy.ArchivePolicy(
+        policy_name, 0, _policy_items((60, 100)), ["mean"]))
+    metric = index.create_metric(uuid.uuid4(), "test", policy_name)
+    _post(inbox, [metric], 1_700_000_000, seed=3)
+    settings = metricd.lean_worker_settings(conf, inbox, store)
+    settings["coordination_url"] = "file://%s" % (tmp_path / "locks")
+    code = r"""
+import json, sys
+from gnocchi_rs import sack_worker
+worker = sack_worker.LeanWorker(json.loads(sys.stdin.read()))
+worker.configure()
+done = sum(worker.processor.process(s, blocking=True) for s in worker.sacks)
+worker.coord.stop()
+print(json.dumps({"done": done, "loaded": sorted(
+    m for m in ("gnocchi", "sqlalchemy", "numpy", "oslo_db")
+    if m in sys.modules)}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], check=True,
+                         input=json.dumps(settings), capture_output=True,
+                         text=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result == {"done": 1, "loaded": []}
+    assert inbox.measures_report(False)["summary"]["measures"] == 0
+    (metric,) = index.list_metrics(attribute_filter={"=": {"id": metric.id}})
+    aggregates = store.get_aggregated_measures(
+        {metric: metric.archive_policy.aggregations})[metric]
+    # 60 points from 22:13:20: two minutes.
+    assert sum(len(series) for series in aggregates.values()) == 2
+
+
+def _session_processes(sid):
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(fields[3]) == sid:
+            found[int(entry)] = cmdline
+    return found
+
+
+def test_metricd_runs_lean_workers(tmp_path, postgresql_url):
+    """`gnocchi-rs metricd` on PostgreSQL with rs-file: its processing
+    workers become lean ones, process what is posted, and stop on
+    SIGTERM."""
+    conf, index, store, inbox = _setup(postgresql_url, tmp_path)
+    policy_name = "lean-" + uuid.uuid4().hex[:8]
+    index.create_archive_policy(archive_policy.ArchivePolicy(
+        policy_name, 0, _policy_items((60, 100)), ["mean", "count"]))
+    metrics = [index.create_metric(uuid.uuid4(), "test", policy_name)
+               for _ in range(20)]
+    config = tmp_path / "gnocchi.conf"
+    config.write_text(f"""
+[DEFAULT]
+coordination_url = file://{tmp_path}/coordination
+[indexer]
+url = {postgresql_url}
+[storage]
+driver = rs-file
+file_basepath = {tmp_path}
+[incoming]
+driver = rs-file
+file_basepath = {tmp_path}
+[metricd]
+workers = 2
+metric_processing_delay = 1
+metric_reporting_delay = -1
+""")
+    log = open(tmp_path / "metricd.log", "wb")
+    daemon = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "gnocchi-rs"),
+         "metricd", "--config-file", str(config)], stdout=log, stderr=log, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            lean = [pid for pid, cmd in _session_processes(daemon.pid).items()
+                    if "gnocchi_rs.sack_worker" in cmd]
+            if len(lean) == 2:
+                break
+            time.sleep(0.2)
+        assert len(lean) == 2, (tmp_path / "metricd.log").read_text()
+        _post(inbox, metrics, 1_700_000_000, seed=5)
+        deadline = time.monotonic() + 60
+        while (inbox.measures_report(False)["summary"]["measures"]
+               and time.monotonic() < deadline):
+            time.sleep(0.2)
+        assert inbox.measures_report(False)["summary"]["measures"] == 0
+        metrics = index.list_metrics(
+            attribute_filter={"in": {"id": [m.id for m in metrics]}})
+        assert len(metrics) == 20
+        aggregates = store.get_aggregated_measures(
+            {m: m.archive_policy.aggregations for m in metrics})
+        for m in metrics:
+            counts = [series for agg, series in aggregates[m].items()
+                      if agg.method == "count"]
+            assert sum(counts[0]["values"]) == 60
+        os.kill(daemon.pid, signal.SIGTERM)
+        assert daemon.wait(60) == 0
+        assert not any(os.path.exists("/proc/%d" % pid) and
+                       "gnocchi_rs.sack_worker" in
+                       _session_processes(daemon.pid).get(pid, "")
+                       for pid in lean)
+    finally:
+        if daemon.poll() is None:
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait()
+        log.close()
+    assert "Traceback" not in (tmp_path / "metricd.log").read_text()
