@@ -355,4 +355,8 @@ metric_reporting_delay = -1
             os.killpg(daemon.pid, signal.SIGKILL)
             daemon.wait()
         log.close()
-    assert "Traceback" not in (tmp_path / "metricd.log").read_text()
+    logged = (tmp_path / "metricd.log").read_text()
+    assert "Traceback" not in logged
+    # The lean workers log where the daemon logs, at its levels.
+    for worker_id in (0, 1):
+        assert "Lean processing worker %d started" % worker_id in logged

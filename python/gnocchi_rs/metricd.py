@@ -105,7 +105,10 @@ def _logging_settings():
     """Where this process logs (daiquiri's handlers, set up from the
     configuration), for the lean worker to log to the same places."""
     root = logging.getLogger()
-    settings = {"level": root.getEffectiveLevel(), "stderr": False}
+    settings = {"level": root.getEffectiveLevel(),
+                "gnocchi_level": logging.getLogger(
+                    "gnocchi").getEffectiveLevel(),
+                "stderr": False}
     for handler in root.handlers:
         if getattr(handler, "baseFilename", None):
             settings["file"] = handler.baseFilename

@@ -599,7 +599,10 @@ def _setup_logging(settings):
     formatter = logging.Formatter(
         "%(asctime)s [%(process)d] %(levelname)-8.8s %(name)s: %(message)s")
     root = logging.getLogger()
-    root.setLevel(logging_settings.get("level", logging.INFO))
+    root.setLevel(logging_settings.get("level", logging.WARNING))
+    # Upstream logs its own modules one level up from the others.
+    logging.getLogger("gnocchi").setLevel(
+        logging_settings.get("gnocchi_level", logging.INFO))
     handlers = []
     if logging_settings.get("file"):
         handlers.append(logging.FileHandler(logging_settings["file"]))
