@@ -286,9 +286,18 @@ def _redis_connection(settings):
     return _native.RedisConnection(**settings["connection"])
 
 
+_RADOS_POOLS = {}
+
+
 def _rados_pool(settings):
-    options = dict(settings["ceph"])
-    return _native.RadosPool(options.pop("pool"), **options)
+    """One connection per pool and credentials: incoming and storage
+    usually share theirs (each librados connection has its own threads
+    and caches)."""
+    key = json.dumps(settings["ceph"], sort_keys=True)
+    if key not in _RADOS_POOLS:
+        options = dict(settings["ceph"])
+        _RADOS_POOLS[key] = _native.RadosPool(options.pop("pool"), **options)
+    return _RADOS_POOLS[key]
 
 
 def open_incoming(settings):
