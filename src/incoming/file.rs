@@ -3,7 +3,7 @@
 
 use super::{decode_into, random_uuid4, Incoming, NewMeasures, Pending, Receipt};
 use crate::error::{backend, Result};
-use crate::storage::file::atomic_write;
+use crate::storage::file::{atomic_write, read_whole};
 use crate::storage::MetricId;
 use std::fs;
 use std::io::ErrorKind;
@@ -75,7 +75,7 @@ impl FileIncoming {
         let mut corrupt = Vec::new();
         for name in names {
             let path = dir.join(&name);
-            let blob = match fs::read(&path) {
+            let blob = match read_whole(&path) {
                 Ok(blob) => blob,
                 // Deleted by a concurrent expunge: nothing to process.
                 Err(e) if e.kind() == ErrorKind::NotFound => continue,
