@@ -360,3 +360,60 @@ metric_reporting_delay = -1
     # The lean workers log where the daemon logs, at its levels.
     for worker_id in (0, 1):
         assert "Lean processing worker %d started" % worker_id in logged
+
+
+def test_lean_worker_sigkill_loses_nothing(tmp_path, postgresql_url,
+                                           monkeypatch):
+    """The lean worker killed with SIGKILL at random moments, many times,
+    then run to the end, leaves the aggregates of an uninterrupted run (of
+    the in-process pipeline) and no measure behind (test_kill's workload:
+    duplicates, NaN, points out of order or too old)."""
+    import random
+    import test_kill
+    from gnocchi import indexer as upstream_indexer
+
+    conf, index, _, _ = _setup(postgresql_url, tmp_path / "index")
+    metrics = driver_harness.make_metrics(6, seed=3)
+    for policy in {id(m.archive_policy): m.archive_policy
+                   for m in metrics}.values():
+        try:
+            index.create_archive_policy(policy)
+        except upstream_indexer.ArchivePolicyAlreadyExists:
+            pass
+    for metric in metrics:
+        if not index.list_metrics(attribute_filter={"=": {"id": metric.id}}):
+            index.create_metric(metric.id, "test",
+                                metric.archive_policy.name)
+    calm, killed = tmp_path / "calm", tmp_path / "killed"
+    for path in (calm, killed, tmp_path / "calm-markers",
+                 tmp_path / "killed-markers"):
+        path.mkdir()
+    monkeypatch.setenv("LEAN_SETTINGS", json.dumps({
+        "coordination_url": "file://%s" % (tmp_path / "locks"),
+        "indexer_url": postgresql_url,
+        "metric_processing_delay": 1,
+        "incoming": {"kind": "file", "basepath": str(killed), "sacks": 4},
+        "storage": {"kind": "file", "basepath": str(killed),
+                    "subdir_len": 2},
+    }))
+    started = time.monotonic()
+    test_kill.run_worker("file", str(calm), str(tmp_path / "calm-markers"))
+    span = time.monotonic() - started
+    expected = test_kill.read_all("file", str(calm), metrics)
+    assert expected and all(v[0] for v in expected.values())
+
+    markers = tmp_path / "killed-markers"
+    rng = random.Random(2211)
+    kills = 0
+    for _ in range(200):
+        if len(os.listdir(markers)) == 16 and kills >= 15:
+            break
+        if test_kill.run_worker("lean", str(killed), str(markers),
+                                kill_after=rng.uniform(0, span * 0.6)):
+            kills += 1
+    test_kill.run_worker("lean", str(killed), str(markers))
+    assert kills >= 15
+    assert test_kill.read_all("file", str(killed), metrics) == expected
+    inbox = rs_incoming_file.FileStorage(driver_harness.conf_for(
+        "file", str(killed)))
+    assert inbox.measures_report()["summary"]["measures"] == 0
