@@ -417,3 +417,60 @@ def test_lean_worker_sigkill_loses_nothing(tmp_path, postgresql_url,
     inbox = rs_incoming_file.FileStorage(driver_harness.conf_for(
         "file", str(killed)))
     assert inbox.measures_report()["summary"]["measures"] == 0
+
+
+def test_lean_worker_survives_a_dropped_database_connection(
+        tmp_path, postgresql_url):
+    """The indexer connection dies (PostgreSQL restarted, a proxy timeout):
+    the sack being processed keeps its measures, the next call reconnects,
+    and every measure is processed once the sack comes round again."""
+    import psycopg2
+
+    conf, index, store, inbox = _setup(postgresql_url, tmp_path)
+    policy_name = "lean-" + uuid.uuid4().hex[:8]
+    index.create_archive_policy(archive_policy.ArchivePolicy(
+        policy_name, 0, _policy_items((60, 100)), ["count"]))
+    metrics = [index.create_metric(uuid.uuid4(), "test", policy_name)
+               for _ in range(12)]
+    settings = metricd.lean_worker_settings(conf, inbox, store)
+    lean_index = sack_worker.PostgresIndex(settings["indexer_url"])
+    coord = coordination.get_coordinator("file://%s" % (tmp_path / "locks"),
+                                         b"test")
+    coord.start()
+    lean = sack_worker.LeanSackProcessor(
+        coord, sack_worker.open_incoming(settings["incoming"]),
+        sack_worker.open_storage(settings["storage"]), lean_index,
+        lambda resources: None)
+    sacks = [sack_worker.Sack(i, SACKS) for i in range(SACKS)]
+    try:
+        _post(inbox, metrics, 1_700_000_000, seed=1)
+        assert sum(lean.process(s, blocking=True) for s in sacks) == 12
+        _post(inbox, metrics, 1_700_000_060, seed=2)
+        killer = psycopg2.connect(sack_worker.libpq_url(postgresql_url))
+        killer.autocommit = True
+        with killer.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)",
+                           (lean_index._connection.get_backend_pid(),))
+        killer.close()
+        failures, processed = 0, 0
+        for sack in sacks:
+            try:
+                processed += lean.process(sack, blocking=True)
+            except psycopg2.Error:
+                failures += 1
+        assert failures == 1
+        left = inbox.measures_report(False)["summary"]
+        assert left["metrics"] == 12 - processed > 0
+        assert sum(lean.process(s, blocking=True) for s in sacks) == \
+            left["metrics"]
+        assert inbox.measures_report(False)["summary"]["measures"] == 0
+    finally:
+        coord.stop()
+        lean_index.close()
+    metrics = index.list_metrics(
+        attribute_filter={"in": {"id": [m.id for m in metrics]}})
+    aggregates = store.get_aggregated_measures(
+        {m: m.archive_policy.aggregations for m in metrics})
+    for m in metrics:
+        (series,) = aggregates[m].values()
+        assert sum(series["values"]) == 120
