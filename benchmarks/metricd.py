@@ -7,8 +7,10 @@ every sack is processed with a real PostgreSQL indexer: by upstream's
 drivers through upstream's Chef (sack lock, indexer lookup,
 add_measures_to_metrics, delete), as ``gnocchi-metricd`` does; by the
 gnocchi-rs drivers through the same Chef (``rs-*``: upstream's daemon with
-our drivers) and through gnocchi-rs metricd's sack path (``rs-*+``:
-``gnocchi-rs metricd``, whose metric lookup is one query of plain rows).
+our drivers) and by gnocchi-rs metricd's lean worker (``rs-*+``:
+``gnocchi_rs.sack_worker``, which loads neither upstream Gnocchi nor
+SQLAlchemy nor numpy; its settings are resolved here, as its daemon
+resolves them before it starts it).
 A first round creates the archives (not measured); the measured round
 folds 60 more points per metric into them.
 
@@ -16,8 +18,10 @@ Each driver's metricd runs in a process of its own, which only processes
 (the measures are posted by another process, as the API would), so its
 peak memory is metricd's. CPU is that process's user+system time plus the
 servers' (PostgreSQL, and redis-server or the Ceph daemons for those
-backends) read from /proc. Prints metrics/s, CPU ms per metric, peak RSS,
-and the ratios.
+backends) read from /proc. Prints metrics/s, CPU ms per metric, peak RSS
+(VmHWM), and the ratios; for file, also the kernel CPU that upstream's
+layout alone costs (a bare loop doing the same file operations), which
+bounds what any implementation can reach.
 
 Usage: python benchmarks/metricd.py [--metrics N] [--backends file,redis,ceph]
 Needs tools/services.sh (it starts PostgreSQL, Redis and Ceph itself), or
@@ -398,7 +402,7 @@ def main():
               "sacks, PostgreSQL indexer; CPU includes the servers'"
               % (n, POINTS))
         print("rs-X: upstream's metricd sack path (Chef) with the gnocchi-rs "
-              "drivers; rs-X+: gnocchi-rs metricd's")
+              "drivers; rs-X+: gnocchi-rs metricd's lean worker")
         print("%-10s %12s %16s %16s %16s %12s" % (
             "driver", "metrics/s", "CPU ms/metric", "(of which servers)",
             "(worker kernel)", "peak RSS MB"))
