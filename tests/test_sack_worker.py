@@ -474,3 +474,62 @@ def test_lean_worker_survives_a_dropped_database_connection(
     for m in metrics:
         (series,) = aggregates[m].values()
         assert sum(series["values"]) == 120
+
+
+def test_lean_worker_wakes_up_on_redis_notifications(tmp_path,
+                                                     postgresql_url,
+                                                     redis_url):
+    """A greedy lean worker on rs-redis incoming processes new measures as
+    soon as they come (upstream's keyspace notifications), long before its
+    next scan."""
+    import threading
+
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    conf, index, store, _ = _setup(postgresql_url, tmp_path)
+    conf.set_override("driver", "rs-redis", "incoming")
+    conf.set_override("redis_url", redis_url, "incoming")
+    from gnocchi_rs.incoming import redis as rs_incoming_redis
+    inbox = rs_incoming_redis.RedisStorage(conf.incoming)
+    inbox.upgrade(SACKS)
+    policy_name = "lean-" + uuid.uuid4().hex[:8]
+    index.create_archive_policy(archive_policy.ArchivePolicy(
+        policy_name, 0, _policy_items((60, 100)), ["count"]))
+    metrics = [index.create_metric(uuid.uuid4(), "test", policy_name)
+               for _ in range(6)]
+    settings = metricd.lean_worker_settings(conf, inbox, store)
+    assert settings["incoming"]["kind"] == "redis"
+    settings.update(coordination_url="file://%s" % (tmp_path / "locks"),
+                    metric_processing_delay=600, greedy=True)
+    worker = sack_worker.LeanWorker(settings)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+
+    def wait_drained(timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not inbox.measures_report(False)["summary"]["measures"]:
+                return True
+            time.sleep(0.1)
+        return False
+
+    try:
+        # The first batch may be caught by the start-up scan.
+        for start in (1_700_000_000, 1_700_000_060):
+            _post(inbox, metrics, start, seed=start)
+            posted = time.monotonic()
+            assert wait_drained(30)
+        latency = time.monotonic() - posted
+    finally:
+        worker.stop()
+        thread.join(30)
+    assert not thread.is_alive()
+    assert latency < 10
+    metrics = index.list_metrics(
+        attribute_filter={"in": {"id": [m.id for m in metrics]}})
+    aggregates = store.get_aggregated_measures(
+        {m: m.archive_policy.aggregations for m in metrics})
+    for m in metrics:
+        (series,) = aggregates[m].values()
+        assert sum(series["values"]) == 120

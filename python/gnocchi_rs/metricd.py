@@ -227,7 +227,11 @@ class ProcessingWorker(upstream_metricd.MetricProcessBase):
             LOG.warning("Cannot start the lean processing worker; "
                         "processing in this process", exc_info=True)
         if settings is not None:
-            exec_lean_worker(settings)
+            try:
+                exec_lean_worker(settings)
+            except OSError:
+                LOG.warning("Cannot start the lean processing worker; "
+                            "processing in this process", exc_info=True)
         super().run()
 
     def _configure(self):
