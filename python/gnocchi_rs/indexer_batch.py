@@ -27,6 +27,8 @@ from gnocchi import indexer
 from gnocchi.indexer import sqlalchemy as sql_indexer
 from gnocchi.indexer import sqlalchemy_base as models
 
+from gnocchi_rs import batch_outcomes
+
 LOG = logging.getLogger("gnocchi.storage")
 
 # Upstream's types for an archive policy's definition and methods subclass
@@ -121,12 +123,7 @@ def update_metrics_after_processing(index, newest_by_metric):
         values["needs_raw_data_truncation"] = sqlalchemy.case(
             (models.Metric.id.in_(truncated), sqlalchemy.false()),
             else_=models.Metric.needs_raw_data_truncation)
-    newest_by_resource = {}
-    for metric, newest in newest_by_metric.items():
-        if metric.resource_id is not None:
-            previous = newest_by_resource.get(metric.resource_id)
-            newest_by_resource[metric.resource_id] = (
-                newest if previous is None else max(previous, newest))
+    newest_by_resource = batch_outcomes.newest_by_resource(newest_by_metric)
     ended = ()
     # One transaction: the update, and the ended resources it may restore.
     with index.facade.writer() as session:

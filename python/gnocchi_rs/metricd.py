@@ -18,16 +18,13 @@ import json
 import logging
 import logging.handlers
 import os
-import random
 import sys
 import threading
 
 import cotyledon
-import tooz
 from cotyledon import oslo_config_glue
 from gnocchi import chef
 from gnocchi import exceptions as gnocchi_exceptions
-from gnocchi import utils
 from gnocchi.cli import metricd as upstream_metricd
 
 from gnocchi_rs import indexer_batch
@@ -212,9 +209,6 @@ class ProcessingWorker(upstream_metricd.MetricProcessBase):
     def __init__(self, worker_id, conf):
         super().__init__(worker_id, conf,
                          conf.metricd.metric_processing_delay)
-        self._notified = set()
-        self._statistics_supported = True
-        self._last_full_scan = utils.StopWatch().start()
 
     def run(self):
         settings = None
@@ -242,24 +236,15 @@ class ProcessingWorker(upstream_metricd.MetricProcessBase):
             self.coord, list(self.incoming.iter_sacks()),
             self.conf.metricd.processing_replicas,
             self.conf.metricd.metric_processing_delay)
-        self._join_group()
+        self.passes = sack_sharing.SackPasses(
+            self.coord, self.assignment,
+            self.conf.metricd.metric_processing_delay, self._shutdown)
+        self.passes.join()
         if self.conf.metricd.greedy:
             listener = threading.Thread(target=self._listen_for_new_measures,
                                         name="sack-notifications",
                                         daemon=True)
             listener.start()
-
-    def _join_group(self):
-        delay = 1
-        while not self._shutdown.is_set():
-            try:
-                self.assignment.join()
-                return
-            except tooz.ToozError as e:
-                LOG.error("Unable to join the processing group, retrying in "
-                          "%ds: %s", delay, e)
-                self._shutdown.wait(delay)
-                delay = min(delay * 2, 30)
 
     def _listen_for_new_measures(self):
         """Wakes the worker up as soon as one of its sacks gets measures,
@@ -269,8 +254,7 @@ class ProcessingWorker(upstream_metricd.MetricProcessBase):
         while not self._shutdown.is_set():
             try:
                 for sack in self.incoming.iter_on_sacks_to_process():
-                    if sack in self.assignment.sacks():
-                        self._notified.add(sack)
+                    if self.passes.notify(sack):
                         self.wakeup()
                     delay = 1
             except gnocchi_exceptions.NotImplementedError:
@@ -286,53 +270,19 @@ class ProcessingWorker(upstream_metricd.MetricProcessBase):
             self._shutdown.wait(delay)
             delay = min(delay * 2, 30)
 
-    def _publish_statistics(self):
-        """What /v1/status shows of each worker, where the coordination
-        backend keeps capabilities (not the file one)."""
-        if not (self.assignment.partitioned and self._statistics_supported):
-            return
-        try:
-            self.coord.update_capabilities(GROUP_ID, self.store.statistics)
-        except tooz.NotImplemented:
-            self._statistics_supported = False
-        except tooz.ToozError as e:
-            LOG.warning("Unable to publish worker statistics: %s", e)
-
     def _take_notification(self, sack):
         """Called with the sack's lock held, before reading it: a
         notification for measures that arrive from now on is a new one,
         not lost in the one this pass answers."""
-        self._notified.discard(sack)
+        self.passes.notified.discard(sack)
         self.incoming.finish_sack_processing(sack)
 
     def _run_job(self):
-        owned = self.assignment.sacks()
-        # Notified sacks first; all our sacks when nothing was notified or
-        # when the last full scan is one period old, so nothing waits for
-        # a notification that was missed.
-        full_scan = self._last_full_scan.elapsed() >= self.interval_delay
-        sacks = owned if full_scan else (list(self._notified) or owned)
-        metrics = processed_sacks = 0
-        # Workers sharing sacks (processing_replicas) meet on fewer locks
-        # when they do not walk them in the same order.
-        for sack in random.sample(sacks, len(sacks)):
-            if self._shutdown.is_set():
-                break
-            try:
-                metrics += self.processor.process(
-                    sack, before_reading=self._take_notification)
-            except chef.SackAlreadyLocked:
-                continue
-            except Exception:
-                LOG.error("Unable to process the measures of sack %s; they "
-                          "stay for the next pass", sack, exc_info=True)
-                continue
-            processed_sacks += 1
-        LOG.debug("%d metrics processed from %d sacks", metrics,
-                  processed_sacks)
-        self._publish_statistics()
-        if sacks is owned:
-            self._last_full_scan.reset()
+        self.passes.run(
+            lambda sack: self.processor.process(
+                sack, before_reading=self._take_notification),
+            chef.SackAlreadyLocked)
+        self.passes.publish_statistics(self.store.statistics)
 
 
 class MetricdServiceManager(cotyledon.ServiceManager):

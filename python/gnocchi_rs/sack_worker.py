@@ -32,7 +32,6 @@ import json
 import logging
 import logging.handlers
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -45,13 +44,10 @@ import tooz
 from tooz import coordination
 
 from gnocchi_rs import _native
+from gnocchi_rs import batch_outcomes
 from gnocchi_rs import sacks as sack_sharing
 
 LOG = logging.getLogger("gnocchi.rs.metricd")
-
-# Upstream's ``storage.Statistics`` keys, shown by /v1/status per worker.
-STATISTICS_KEYS = ("raw measures fetch", "aggregated measures compute",
-                   "splits delete", "splits update", "raw measures store")
 
 _PR_SET_PDEATHSIG = 1
 
@@ -211,12 +207,8 @@ class PostgresIndex:
         ids = [m.id for m in newest_by_metric]
         truncated = [m.id for m in newest_by_metric
                      if m.needs_raw_data_truncation]
-        newest_by_resource = {}
-        for metric, newest in newest_by_metric.items():
-            if metric.resource_id is not None:
-                previous = newest_by_resource.get(metric.resource_id)
-                newest_by_resource[metric.resource_id] = (
-                    newest if previous is None else max(previous, newest))
+        newest_by_resource = batch_outcomes.newest_by_resource(
+            newest_by_metric)
         now = datetime.datetime.now(datetime.timezone.utc).replace(
             tzinfo=None)
 
@@ -371,28 +363,8 @@ class LeanSackProcessor:
         outcomes, timings = self.storage.process_held(
             policies, held,
             [(uuid.UUID(m.id).bytes, m.policy) for m in metrics])
-        stats = self.statistics
-        stats["raw measures fetch"] += len(metrics)
-        stats["processed measures"] += sum(o[0] for o in outcomes)
-        for name in STATISTICS_KEYS:
-            stats[name + " time"] += timings[name]
-        for name in ("splits delete", "splits update", "raw measures store"):
-            stats[name] += len(metrics)
-        newest = {}
-        for metric, (count, last, raw_corrupt, corrupt_splits, error) in zip(
-                metrics, outcomes):
-            if raw_corrupt:
-                LOG.error("Data corruption detected for %s unaggregated "
-                          "timeserie, creating a new one", metric.id)
-            if corrupt_splits:
-                LOG.error("Data corruption detected for %s: %d aggregated "
-                          "splits could not be read and were rewritten",
-                          metric.id, corrupt_splits)
-            if error:
-                LOG.error("Unable to process the %d measures of metric %s, "
-                          "dropping them: %s", count, metric.id, error)
-            if count and not error:
-                newest[metric] = last
+        newest = batch_outcomes.account(self.statistics, metrics, outcomes,
+                                        timings)
         to_revive = self.index.update_after_processing(newest)
         if to_revive:
             self.revive(to_revive)
@@ -412,8 +384,6 @@ class LeanWorker:
         self.interval = float(settings["metric_processing_delay"])
         self._shutdown = threading.Event()
         self._wake_up = threading.Event()
-        self._notified = set()
-        self._last_full_scan = None
         self.coord = None
         self.processor = None
         self.assignment = None
@@ -438,19 +408,8 @@ class LeanWorker:
         self.assignment = sack_sharing.SackAssignment(
             self.coord, self.sacks,
             int(self.settings.get("processing_replicas", 1)), self.interval)
-        self._statistics_supported = True
-
-    def join_group(self):
-        delay = 1
-        while not self._shutdown.is_set():
-            try:
-                self.assignment.join()
-                return
-            except tooz.ToozError as e:
-                LOG.error("Unable to join the processing group, retrying in "
-                          "%ds: %s", delay, e)
-                self._shutdown.wait(delay)
-                delay = min(delay * 2, 30)
+        self.passes = sack_sharing.SackPasses(
+            self.coord, self.assignment, self.interval, self._shutdown)
 
     # -- notifications
 
@@ -464,8 +423,7 @@ class LeanWorker:
             try:
                 for sack in (self._redis_notifications() if kind == "redis"
                              else self._ceph_polls()):
-                    if sack in self.assignment.sacks():
-                        self._notified.add(sack)
+                    if self.passes.notify(sack):
                         self._wake_up.set()
                     delay = 1
             except Exception:
@@ -512,49 +470,18 @@ class LeanWorker:
     def _take_notification(self, sack):
         """With the sack's lock held, before reading it: a notification
         for measures that arrive from now on is a new one."""
-        self._notified.discard(sack)
+        self.passes.notified.discard(sack)
         if self.settings["incoming"]["kind"] == "redis":
             self._redis_sack_keys.delete(str(sack))
 
     # -- the loop
 
     def run_once(self):
-        owned = self.assignment.sacks()
-        now = time.monotonic()
-        full_scan = (self._last_full_scan is None
-                     or now - self._last_full_scan >= self.interval)
-        sacks = owned if full_scan else (list(self._notified) or owned)
-        metrics = processed = 0
-        # Workers sharing sacks (processing_replicas) meet on fewer locks
-        # when they do not walk them in the same order.
-        for sack in random.sample(sacks, len(sacks)):
-            if self._shutdown.is_set():
-                break
-            try:
-                metrics += self.processor.process(
-                    sack, before_reading=self._take_notification)
-            except SackAlreadyLocked:
-                continue
-            except Exception:
-                LOG.error("Unable to process the measures of sack %s; they "
-                          "stay for the next pass", sack, exc_info=True)
-                continue
-            processed += 1
-        LOG.debug("%d metrics processed from %d sacks", metrics, processed)
-        self._publish_statistics()
-        if sacks is owned:
-            self._last_full_scan = now
-
-    def _publish_statistics(self):
-        if not (self.assignment.partitioned and self._statistics_supported):
-            return
-        try:
-            self.coord.update_capabilities(
-                sack_sharing.GROUP_ID, dict(self.processor.statistics))
-        except tooz.NotImplemented:
-            self._statistics_supported = False
-        except tooz.ToozError as e:
-            LOG.warning("Unable to publish worker statistics: %s", e)
+        self.passes.run(
+            lambda sack: self.processor.process(
+                sack, before_reading=self._take_notification),
+            SackAlreadyLocked)
+        self.passes.publish_statistics(dict(self.processor.statistics))
 
     def stop(self):
         self._shutdown.set()
@@ -573,7 +500,7 @@ class LeanWorker:
                 delay = min(delay * 2, 30)
         if self._shutdown.is_set():
             return
-        self.join_group()
+        self.passes.join()
         kind = self.settings["incoming"]["kind"]
         if kind == "redis":
             self._redis_sack_keys = self._redis_client()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
 import threading
 import time
 
@@ -123,5 +124,81 @@ class SackAssignment:
         return 1
 
 
-__all__ = ["GROUP_ID", "LostSackLock", "SackAssignment", "sack_lock_name",
-           "still_owned"]
+class SackPasses:
+    """The scheduling both processing workers share (gnocchi_rs.metricd's
+    in-process one, gnocchi_rs.sack_worker's lean one): joining the group,
+    the sacks notified since the last pass, a pass over the worker's sacks
+    (notified ones first; all of them when nothing was notified or when the
+    last full scan is ``interval`` old, so nothing waits for a notification
+    that was missed), and the statistics shown by /v1/status."""
+
+    def __init__(self, coord, assignment, interval, shutdown):
+        self.coord = coord
+        self.assignment = assignment
+        self.interval = interval
+        self.shutdown = shutdown
+        self.notified = set()
+        self._last_full_scan = None
+        self._statistics_supported = True
+
+    def join(self):
+        delay = 1
+        while not self.shutdown.is_set():
+            try:
+                self.assignment.join()
+                return
+            except tooz.ToozError as e:
+                LOG.error("Unable to join the processing group, retrying in "
+                          "%ds: %s", delay, e)
+                self.shutdown.wait(delay)
+                delay = min(delay * 2, 30)
+
+    def notify(self, sack):
+        """True when ``sack`` is one of ours: the worker should wake up."""
+        if sack in self.assignment.sacks():
+            self.notified.add(sack)
+            return True
+        return False
+
+    def run(self, process, already_locked):
+        """One pass: ``process(sack)`` returns a number of metrics and
+        raises ``already_locked`` for a sack another worker holds."""
+        owned = self.assignment.sacks()
+        now = time.monotonic()
+        full_scan = (self._last_full_scan is None
+                     or now - self._last_full_scan >= self.interval)
+        sacks = owned if full_scan else (list(self.notified) or owned)
+        metrics = processed = 0
+        # Workers sharing sacks (processing_replicas) meet on fewer locks
+        # when they do not walk them in the same order.
+        for sack in random.sample(sacks, len(sacks)):
+            if self.shutdown.is_set():
+                break
+            try:
+                metrics += process(sack)
+            except already_locked:
+                continue
+            except Exception:
+                LOG.error("Unable to process the measures of sack %s; they "
+                          "stay for the next pass", sack, exc_info=True)
+                continue
+            processed += 1
+        LOG.debug("%d metrics processed from %d sacks", metrics, processed)
+        if sacks is owned:
+            self._last_full_scan = now
+
+    def publish_statistics(self, statistics):
+        """Where the coordination backend keeps capabilities (not the file
+        one)."""
+        if not (self.assignment.partitioned and self._statistics_supported):
+            return
+        try:
+            self.coord.update_capabilities(GROUP_ID, statistics)
+        except tooz.NotImplemented:
+            self._statistics_supported = False
+        except tooz.ToozError as e:
+            LOG.warning("Unable to publish worker statistics: %s", e)
+
+
+__all__ = ["GROUP_ID", "LostSackLock", "SackAssignment", "SackPasses",
+           "sack_lock_name", "still_owned"]

@@ -16,6 +16,7 @@ import numpy
 from gnocchi import carbonara as upstream_carbonara
 from gnocchi import storage
 
+from gnocchi_rs import batch_outcomes
 from gnocchi_rs import carbonara as rs_carbonara
 from gnocchi_rs import indexer_batch
 
@@ -115,31 +116,8 @@ class NativeStorageMixin:
                           _records(metrics_and_measures[metric])))
         outcomes, timings = self._native_store().process(policies, batch)
 
-        stats = self.statistics
-        stats["raw measures fetch"] += len(metrics)
-        stats["processed measures"] += sum(o[0] for o in outcomes)
-        for name in ("raw measures fetch", "aggregated measures compute",
-                     "splits delete", "splits update", "raw measures store"):
-            stats[name + " time"] += timings[name]
-        stats["splits delete"] += len(metrics)
-        stats["splits update"] += len(metrics)
-        stats["raw measures store"] += len(metrics)
-
-        newest = {}
-        for metric, (count, last, raw_corrupt, corrupt_splits, error) in zip(
-                metrics, outcomes):
-            if raw_corrupt:
-                LOG.error("Data corruption detected for %s unaggregated "
-                          "timeserie, creating a new one", metric.id)
-            if corrupt_splits:
-                LOG.error("Data corruption detected for %s: %d aggregated "
-                          "splits could not be read and were rewritten",
-                          metric.id, corrupt_splits)
-            if error:
-                LOG.error("Unable to process the %d measures of metric %s, "
-                          "dropping them: %s", count, metric.id, error)
-            if count and not error:
-                newest[metric] = last
+        newest = batch_outcomes.account(self.statistics, metrics, outcomes,
+                                        timings)
         indexer_batch.update_metrics_after_processing(indexer_driver, newest)
 
     # -- the read path --------------------------------------------------------
