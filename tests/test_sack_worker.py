@@ -534,3 +534,26 @@ def _assert_counted(index, store, metrics, points):
     for m in metrics:
         (series,) = aggregates[m].values()
         assert sum(series["values"]) == points
+
+
+def test_lean_worker_honours_a_stop_asked_before_its_exec(tmp_path):
+    """cotyledon arms an alarm when it stops a worker; a worker that was
+    stopped while it resolved its settings exits at once after the exec
+    instead of starting (and being killed by the alarm mid-sack)."""
+    code = r"""
+import json, os, signal, sys
+read_end, write_end = os.pipe()
+os.write(write_end, json.dumps({"incoming": {"kind": "nowhere"}}).encode())
+os.close(write_end)
+os.set_inheritable(read_end, True)
+signal.alarm(60)
+os.execv(sys.executable, [sys.executable, "-m", "gnocchi_rs.sack_worker",
+                          "--settings-fd", str(read_end)])
+"""
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    # It did not try to start: an unknown backend would be logged.
+    assert "nowhere" not in done.stderr
+    assert time.monotonic() - started < 20

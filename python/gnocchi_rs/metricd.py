@@ -14,9 +14,9 @@ are upstream's services, which already go through our drivers.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
-import logging.handlers
 import os
 import sys
 import threading
@@ -98,19 +98,20 @@ def _backend_settings(driver, group_conf, kind_of):
     return None
 
 
-def _logging_settings():
-    """Where this process logs (daiquiri's handlers, set up from the
+def _logging_settings(conf):
+    """Where this process logs (daiquiri's outputs, set up from the
     configuration), for the lean worker to log to the same places."""
     root = logging.getLogger()
     settings = {"level": root.getEffectiveLevel(),
                 "gnocchi_level": logging.getLogger(
                     "gnocchi").getEffectiveLevel(),
-                "stderr": False}
+                "stderr": False,
+                "syslog_facility": (conf.syslog_log_facility
+                                    if conf.use_syslog else None),
+                "journal": bool(conf.use_journal)}
     for handler in root.handlers:
         if getattr(handler, "baseFilename", None):
             settings["file"] = handler.baseFilename
-        elif isinstance(handler, logging.handlers.SysLogHandler):
-            settings["syslog_facility"] = handler.facility
         elif getattr(handler, "stream", None) in (sys.stderr, sys.stdout):
             settings["stderr"] = True
     return settings
@@ -130,8 +131,11 @@ def lean_worker_settings(conf, incoming_driver, storage_driver, worker_id=0):
 
     if os.environ.get("GNOCCHI_RS_LEAN_WORKER", "1") == "0":
         return None
-    if not conf.indexer.url.split(":", 1)[0].split("+")[0] in (
-            "postgresql", "postgres"):
+    # psycopg2, the driver the lean worker speaks to PostgreSQL with.
+    scheme = conf.indexer.url.split(":", 1)[0]
+    if scheme not in ("postgresql", "postgres", "postgresql+psycopg2"):
+        return None
+    if importlib.util.find_spec("psycopg2") is None:
         return None
     if not (isinstance(incoming_driver, rs_incoming.NativeIncomingMixin)
             and isinstance(storage_driver, rs_storage.NativeStorageMixin)):
@@ -180,7 +184,7 @@ def lean_worker_settings(conf, incoming_driver, storage_driver, worker_id=0):
         "greedy": bool(conf.metricd.greedy),
         "incoming": incoming,
         "storage": storage,
-        "logging": _logging_settings(),
+        "logging": _logging_settings(conf),
     }
 
 
@@ -220,7 +224,9 @@ class ProcessingWorker(upstream_metricd.MetricProcessBase):
         except Exception:
             LOG.warning("Cannot start the lean processing worker; "
                         "processing in this process", exc_info=True)
-        if settings is not None:
+        # A stop asked for while the settings were resolved must not be
+        # lost in the exec: cotyledon has taken it already.
+        if settings is not None and not self._shutdown.is_set():
             try:
                 exec_lean_worker(settings)
             except OSError:

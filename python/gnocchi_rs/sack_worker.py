@@ -157,7 +157,12 @@ class PostgresIndex:
     def _cursor(self):
         import psycopg2
         if self._connection is None or self._connection.closed:
-            self._connection = psycopg2.connect(self.url)
+            # A partitioned network must not hang a worker that holds a
+            # sack's lock: keepalives end a dead connection.
+            self._connection = psycopg2.connect(
+                self.url, connect_timeout=30, keepalives=1,
+                keepalives_idle=60, keepalives_interval=10,
+                keepalives_count=3)
             self._connection.autocommit = True
         return self._connection.cursor()
 
@@ -250,16 +255,18 @@ def revive_resources(settings, resources):
     keeps the resource's history), in a process of its own so that this
     worker never loads it. Raises when that fails: the sack's measures then
     stay for the next pass."""
-    command = [sys.executable, "-m", "gnocchi_rs.sack_worker", "--revive",
-               json.dumps({"indexer_url": settings["indexer_url"],
-                           "config_args": settings.get("config_args", []),
-                           "resources": resources})]
-    subprocess.run(command, check=True, stdin=subprocess.DEVNULL,
+    # On stdin: the URL may hold a password (argv is world-readable).
+    request = json.dumps({"indexer_url": settings["indexer_url"],
+                          "config_args": settings.get("config_args", []),
+                          "resources": resources})
+    subprocess.run([sys.executable, "-m", "gnocchi_rs.sack_worker",
+                    "--revive"], check=True, input=request.encode(),
                    timeout=300)
 
 
 def _revive_main(request):
-    # The URL the worker used, even when no configuration file names it.
+    # The URL the worker used, even when no configuration file names it
+    # (the option is required); set in this process only, after start.
     os.environ["GNOCCHI_INDEXER_URL"] = request["indexer_url"]
     from oslo_config import cfg
     from gnocchi import indexer, service
@@ -391,19 +398,21 @@ class LeanWorker:
     # -- set-up
 
     def configure(self):
+        incoming_settings = self.settings["incoming"]
+        # The backends first: a failed attempt leaves no coordinator (and
+        # its connection and heartbeat) behind.
+        self.incoming = open_incoming(incoming_settings)
+        storage = open_storage(self.settings["storage"])
+        self.sacks = [Sack(i, int(incoming_settings["sacks"]))
+                      for i in range(int(incoming_settings["sacks"]))]
         member_id = ("%s.%s.%s" % (socket.gethostname(), self.worker_id,
                                    uuid.uuid4())).encode()
         self.coord = coordination.get_coordinator(
             self.settings["coordination_url"], member_id)
         self.coord.start(start_heart=True)
-        incoming_settings = self.settings["incoming"]
-        self.incoming = open_incoming(incoming_settings)
-        self.sacks = [Sack(i, int(incoming_settings["sacks"]))
-                      for i in range(int(incoming_settings["sacks"]))]
         self.index = PostgresIndex(self.settings["indexer_url"])
         self.processor = LeanSackProcessor(
-            self.coord, self.incoming, open_storage(self.settings["storage"]),
-            self.index,
+            self.coord, self.incoming, storage, self.index,
             lambda resources: revive_resources(self.settings, resources))
         self.assignment = sack_sharing.SackAssignment(
             self.coord, self.sacks,
@@ -531,6 +540,9 @@ class LeanWorker:
 # -- the process --------------------------------------------------------------
 
 def _setup_logging(settings):
+    """The daemon's outputs: its file (reopened after logrotate, as
+    daiquiri's), stderr, syslog and journald (through daiquiri, loaded
+    only for those)."""
     logging_settings = settings.get("logging", {})
     formatter = logging.Formatter(
         "%(asctime)s [%(process)d] %(levelname)-8.8s %(name)s: %(message)s")
@@ -541,20 +553,29 @@ def _setup_logging(settings):
         logging_settings.get("gnocchi_level", logging.INFO))
     handlers = []
     if logging_settings.get("file"):
-        handlers.append(logging.FileHandler(logging_settings["file"]))
-    if logging_settings.get("syslog_facility") is not None:
-        handlers.append(logging.handlers.SysLogHandler(
-            "/dev/log", facility=logging_settings["syslog_facility"]))
+        handlers.append(logging.handlers.WatchedFileHandler(
+            logging_settings["file"]))
     if logging_settings.get("stderr", not handlers):
         handlers.append(logging.StreamHandler(sys.stderr))
     for handler in handlers:
         handler.setFormatter(formatter)
         root.addHandler(handler)
+    if logging_settings.get("syslog_facility") or \
+            logging_settings.get("journal"):
+        import daiquiri.output
+        if logging_settings.get("syslog_facility"):
+            daiquiri.output.Syslog(
+                facility=logging_settings["syslog_facility"]).add_to_logger(
+                    root)
+        if logging_settings.get("journal"):
+            daiquiri.output.Journal().add_to_logger(root)
 
 
 def _die_with(parent_pid):
     """The worker ends when the metricd master does (cotyledon's own
-    watch does not survive ``exec``)."""
+    watch does not survive ``exec``). Linux ties this to the thread that
+    forked the worker, cotyledon's supervisor thread, which lives as long
+    as the master."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
@@ -567,12 +588,16 @@ def _die_with(parent_pid):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--revive"]:
-        return _revive_main(json.loads(argv[1]))
+        return _revive_main(json.loads(sys.stdin.buffer.read()))
     if argv[:1] != ["--settings-fd"]:
         sys.exit("usage: python -m gnocchi_rs.sack_worker --settings-fd FD")
     with os.fdopen(int(argv[1]), "rb") as source:
         settings = json.loads(source.read())
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    # cotyledon arms an alarm when it stops a worker: one still pending
+    # means the stop came just before the exec.
+    if signal.alarm(0):
+        return 0
     _setup_logging(settings)
     worker = LeanWorker(settings)
 

@@ -72,14 +72,14 @@ pub fn atomic_write(tmp_dir: &Path, dest: &Path, data: &[u8]) -> std::io::Result
 }
 
 /// What `read_whole` reads at once: more than a split or a raw series
-/// usually weighs, so that most files take one `read`.
+/// usually weighs, so that most files take one `read` and the one that
+/// sees their end.
 const READ_CHUNK: usize = 64 * 1024;
 
-/// A whole file, in fewer system calls than `fs::read` (which asks for the
-/// size first and reads once more to see the end): a regular file returns
-/// fewer bytes than asked only at its end, so a short read is the end.
-/// Every file read here is replaced by rename, never written in place by
-/// us, so there is no writer to race with.
+/// A whole file, without asking its size first as `fs::read` does (one
+/// system call fewer per file). It reads until `read` returns 0, not until
+/// a short read: network and FUSE file systems may return short reads
+/// before the end.
 pub fn read_whole(path: &Path) -> std::io::Result<Vec<u8>> {
     thread_local! {
         static CHUNK: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -90,14 +90,11 @@ pub fn read_whole(path: &Path) -> std::io::Result<Vec<u8>> {
         chunk.resize(READ_CHUNK, 0);
         let mut data = Vec::new();
         loop {
-            let n = match file.read(&mut chunk[..]) {
-                Ok(n) => n,
+            match file.read(&mut chunk[..]) {
+                Ok(0) => return Ok(data),
+                Ok(n) => data.extend_from_slice(&chunk[..n]),
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
-            };
-            data.extend_from_slice(&chunk[..n]);
-            if n < READ_CHUNK {
-                return Ok(data);
             }
         }
     })
