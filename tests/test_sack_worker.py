@@ -289,6 +289,26 @@ def _session_processes(sid):
     return found
 
 
+def test_lean_backlog_report_is_upstreams(tmp_path, postgresql_url):
+    """The lean backlog report counts what the incoming driver's
+    measures_report counts, and logs it as upstream does."""
+    conf, index, store, inbox = _setup(postgresql_url, tmp_path)
+    metrics = [uuid.uuid4() for _ in range(7)]
+    stamps = numpy.datetime64(1_700_000_000, "s") + numpy.arange(5) * \
+        numpy.timedelta64(1, "s")
+    for values in (range(5), range(5, 10)):
+        inbox.add_measures_batch({
+            m: numpy.array(list(zip(stamps, map(float, values))),
+                           dtype=upstream_incoming.TIMESERIES_ARRAY_DTYPE)
+            for m in metrics[:5 if values.start else 7]})
+    settings = metricd.lean_reporting_settings(conf, inbox)
+    reporter = sack_worker.LeanReporter(settings)
+    reporter.incoming = sack_worker.open_incoming(settings["incoming"])
+    summary = inbox.measures_report(False)["summary"]
+    assert reporter.report_once() == (summary["measures"],
+                                      summary["metrics"]) == (12, 7)
+
+
 def test_metricd_runs_lean_workers(tmp_path, postgresql_url):
     """`gnocchi-rs metricd` on PostgreSQL with rs-file: its processing
     workers become lean ones, process what is posted, and stop on
@@ -314,7 +334,7 @@ file_basepath = {tmp_path}
 [metricd]
 workers = 2
 metric_processing_delay = 1
-metric_reporting_delay = -1
+metric_reporting_delay = 1
 """)
     log = open(tmp_path / "metricd.log", "wb")
     daemon = subprocess.Popen(
@@ -325,10 +345,11 @@ metric_reporting_delay = -1
         while time.monotonic() < deadline:
             lean = [pid for pid, cmd in _session_processes(daemon.pid).items()
                     if "gnocchi_rs.sack_worker" in cmd]
-            if len(lean) == 2:
+            if len(lean) == 3:
                 break
             time.sleep(0.2)
-        assert len(lean) == 2, (tmp_path / "metricd.log").read_text()
+        # Two processing workers and the backlog report.
+        assert len(lean) == 3, (tmp_path / "metricd.log").read_text()
         _post(inbox, metrics, 1_700_000_000, seed=5)
         deadline = time.monotonic() + 60
         while (inbox.measures_report(False)["summary"]["measures"]
@@ -360,6 +381,8 @@ metric_reporting_delay = -1
     # The lean workers log where the daemon logs, at its levels.
     for worker_id in (0, 1):
         assert "Lean processing worker %d started" % worker_id in logged
+    assert "Lean backlog report started" in logged
+    assert "metrics wait to be processed." in logged
 
 
 def test_lean_worker_sigkill_loses_nothing(tmp_path, postgresql_url,

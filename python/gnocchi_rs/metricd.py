@@ -117,6 +117,40 @@ def _logging_settings(conf):
     return settings
 
 
+def lean_incoming_settings(incoming_driver, conf):
+    """The native backend of one of our incoming drivers, as plain
+    settings (None for another driver)."""
+    from gnocchi_rs.incoming import ceph as in_ceph, file as in_file
+    from gnocchi_rs.incoming import redis as in_redis
+
+    def incoming_kind(driver):
+        for kind, cls in (("file", in_file.FileStorage),
+                          ("redis", in_redis.RedisStorage),
+                          ("ceph", in_ceph.CephStorage)):
+            if isinstance(driver, cls):
+                return kind
+
+    incoming = _backend_settings(incoming_driver, conf.incoming,
+                                 incoming_kind)
+    if incoming is not None:
+        incoming["sacks"] = int(incoming_driver.NUM_SACKS)
+    return incoming
+
+
+def lean_reporting_settings(conf, incoming_driver):
+    """What ``gnocchi_rs.sack_worker``'s backlog reporter needs (any
+    indexer: it only reads the incoming backend); None for a driver that
+    is not ``rs-*``."""
+    if os.environ.get("GNOCCHI_RS_LEAN_WORKER", "1") == "0":
+        return None
+    incoming = lean_incoming_settings(incoming_driver, conf)
+    if incoming is None:
+        return None
+    return {"role": "reporting", "parent_pid": os.getppid(),
+            "metric_reporting_delay": conf.metricd.metric_reporting_delay,
+            "incoming": incoming, "logging": _logging_settings(conf)}
+
+
 def lean_worker_settings(conf, incoming_driver, storage_driver, worker_id=0):
     """What ``gnocchi_rs.sack_worker`` needs, resolved with upstream's
     configuration and drivers; None when this setup needs the in-process
@@ -124,8 +158,6 @@ def lean_worker_settings(conf, incoming_driver, storage_driver, worker_id=0):
     ``rs-*``)."""
     from gnocchi_rs import incoming as rs_incoming
     from gnocchi_rs import storage as rs_storage
-    from gnocchi_rs.incoming import ceph as in_ceph, file as in_file
-    from gnocchi_rs.incoming import redis as in_redis
     from gnocchi_rs.storage import ceph as st_ceph, file as st_file
     from gnocchi_rs.storage import redis as st_redis
 
@@ -143,13 +175,6 @@ def lean_worker_settings(conf, incoming_driver, storage_driver, worker_id=0):
     if storage_driver._hooked():
         return None
 
-    def incoming_kind(driver):
-        for kind, cls in (("file", in_file.FileStorage),
-                          ("redis", in_redis.RedisStorage),
-                          ("ceph", in_ceph.CephStorage)):
-            if isinstance(driver, cls):
-                return kind
-
     def storage_kind(driver):
         for kind, cls in (("file", st_file.FileStorage),
                           ("redis", st_redis.RedisStorage),
@@ -157,12 +182,10 @@ def lean_worker_settings(conf, incoming_driver, storage_driver, worker_id=0):
             if isinstance(driver, cls):
                 return kind
 
-    incoming = _backend_settings(incoming_driver, conf.incoming,
-                                 incoming_kind)
+    incoming = lean_incoming_settings(incoming_driver, conf)
     storage = _backend_settings(storage_driver, conf.storage, storage_kind)
     if incoming is None or storage is None:
         return None
-    incoming["sacks"] = int(incoming_driver.NUM_SACKS)
     if storage["kind"] == "file":
         storage["subdir_len"] = int(storage_driver.SUBDIR_LEN)
     elif storage["kind"] == "redis":
@@ -291,9 +314,32 @@ class ProcessingWorker(upstream_metricd.MetricProcessBase):
         self.passes.publish_statistics(self.store.statistics)
 
 
+class ReportingWorker(upstream_metricd.MetricReporting):
+    """Upstream's backlog report, run by the lean process when the incoming
+    driver is ours (it needs nothing else)."""
+
+    def run(self):
+        settings = None
+        try:
+            from gnocchi import incoming
+            settings = lean_reporting_settings(
+                self.conf, incoming.get_driver(self.conf))
+        except Exception:
+            LOG.warning("Cannot start the lean backlog report; reporting "
+                        "from this process", exc_info=True)
+        if settings is not None and not self._shutdown.is_set():
+            try:
+                exec_lean_worker(settings)
+            except OSError:
+                LOG.warning("Cannot start the lean backlog report; "
+                            "reporting from this process", exc_info=True)
+        super().run()
+
+
 class MetricdServiceManager(cotyledon.ServiceManager):
-    """Processing workers (ours), the backlog report and the janitor
-    (upstream's), as upstream's ``gnocchi-metricd`` lays them out."""
+    """Processing workers and the backlog report (ours, lean where they
+    can be) and the janitor (upstream's), as upstream's
+    ``gnocchi-metricd`` lays them out."""
 
     def __init__(self, conf):
         super().__init__()
@@ -302,7 +348,7 @@ class MetricdServiceManager(cotyledon.ServiceManager):
         self.processing_id = self.add(ProcessingWorker, args=(conf,),
                                       workers=conf.metricd.workers)
         if conf.metricd.metric_reporting_delay >= 0:
-            self.add(upstream_metricd.MetricReporting, args=(conf,))
+            self.add(ReportingWorker, args=(conf,))
         self.add(upstream_metricd.MetricJanitor, args=(conf,))
         self.register_hooks(on_reload=self._on_reload)
 

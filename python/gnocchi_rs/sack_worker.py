@@ -537,6 +537,54 @@ class LeanWorker:
                 pass
 
 
+class LeanReporter:
+    """Upstream's backlog report (``MetricReporting``): every
+    ``metric_reporting_delay`` seconds, how many measures wait in how many
+    metrics, logged as upstream logs it."""
+
+    log = logging.getLogger("gnocchi.cli.metricd")
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.interval = float(settings["metric_reporting_delay"])
+        self._shutdown = threading.Event()
+
+    def report_once(self):
+        incoming = self.incoming
+        sacks = int(self.settings["incoming"]["sacks"])
+        try:
+            counts = incoming.report([str(Sack(i, sacks))
+                                      for i in range(sacks)])
+        except Exception:
+            self.log.warning("Unable to compute backlog. Retrying at next "
+                             "interval.", exc_info=True)
+            return None
+        measures = sum(n for _, n in counts)
+        self.log.info("%d measurements bundles across %d metrics wait to be "
+                      "processed.", measures, len(counts))
+        return measures, len(counts)
+
+    def stop(self):
+        self._shutdown.set()
+
+    def run(self):
+        delay = 1
+        while not self._shutdown.is_set():
+            try:
+                self.incoming = open_incoming(self.settings["incoming"])
+                break
+            except Exception:
+                self.log.error("Unable to reach the incoming backend, "
+                               "retrying in %ds", delay, exc_info=True)
+                self._shutdown.wait(delay)
+                delay = min(delay * 2, 30)
+        while not self._shutdown.is_set():
+            started = time.monotonic()
+            self.report_once()
+            self._shutdown.wait(max(0.0, self.interval
+                                    - (time.monotonic() - started)))
+
+
 # -- the process --------------------------------------------------------------
 
 def _setup_logging(settings):
@@ -599,7 +647,10 @@ def main(argv=None):
     if signal.alarm(0):
         return 0
     _setup_logging(settings)
-    worker = LeanWorker(settings)
+    if settings.get("role") == "reporting":
+        worker = LeanReporter(settings)
+    else:
+        worker = LeanWorker(settings)
 
     def graceful(signum, _frame):
         # SIGTERM: stop; SIGHUP: stop too, cotyledon starts the worker
@@ -612,7 +663,10 @@ def main(argv=None):
     signal.signal(signal.SIGHUP, graceful)
     signal.signal(signal.SIGINT, lambda *_: os._exit(1))
     _die_with(settings.get("parent_pid"))
-    LOG.info("Lean processing worker %d started", worker.worker_id)
+    if isinstance(worker, LeanWorker):
+        LOG.info("Lean processing worker %d started", worker.worker_id)
+    else:
+        LOG.info("Lean backlog report started")
     worker.run()
     return 0
 
