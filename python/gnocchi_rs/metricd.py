@@ -227,6 +227,26 @@ def exec_lean_worker(settings):
                               "--settings-fd", str(read_end)])
 
 
+def become_lean(service, settings):
+    """Replaces a forked metricd service with its lean process when
+    ``settings()`` gives its settings; returns (and the service runs in
+    this process) when it gives None or anything fails."""
+    resolved = None
+    try:
+        resolved = settings()
+    except Exception:
+        LOG.warning("Cannot start the lean %s process; running it in this "
+                    "one", service.name, exc_info=True)
+    # A stop asked for while the settings were resolved must not be lost in
+    # the exec: cotyledon has taken it already.
+    if resolved is not None and not service._shutdown.is_set():
+        try:
+            exec_lean_worker(resolved)
+        except OSError:
+            LOG.warning("Cannot start the lean %s process; running it in "
+                        "this one", service.name, exc_info=True)
+
+
 class ProcessingWorker(upstream_metricd.MetricProcessBase):
     """A metricd processing worker (upstream's run loop, shutdown and
     coordinator set-up; our sack assignment and sack processing)."""
@@ -238,23 +258,12 @@ class ProcessingWorker(upstream_metricd.MetricProcessBase):
                          conf.metricd.metric_processing_delay)
 
     def run(self):
-        settings = None
-        try:
+        def settings():
             from gnocchi import incoming, storage
-            settings = lean_worker_settings(
+            return lean_worker_settings(
                 self.conf, incoming.get_driver(self.conf),
                 storage.get_driver(self.conf), self.worker_id)
-        except Exception:
-            LOG.warning("Cannot start the lean processing worker; "
-                        "processing in this process", exc_info=True)
-        # A stop asked for while the settings were resolved must not be
-        # lost in the exec: cotyledon has taken it already.
-        if settings is not None and not self._shutdown.is_set():
-            try:
-                exec_lean_worker(settings)
-            except OSError:
-                LOG.warning("Cannot start the lean processing worker; "
-                            "processing in this process", exc_info=True)
+        become_lean(self, settings)
         super().run()
 
     def _configure(self):
@@ -319,20 +328,11 @@ class ReportingWorker(upstream_metricd.MetricReporting):
     driver is ours (it needs nothing else)."""
 
     def run(self):
-        settings = None
-        try:
+        def settings():
             from gnocchi import incoming
-            settings = lean_reporting_settings(
-                self.conf, incoming.get_driver(self.conf))
-        except Exception:
-            LOG.warning("Cannot start the lean backlog report; reporting "
-                        "from this process", exc_info=True)
-        if settings is not None and not self._shutdown.is_set():
-            try:
-                exec_lean_worker(settings)
-            except OSError:
-                LOG.warning("Cannot start the lean backlog report; "
-                            "reporting from this process", exc_info=True)
+            return lean_reporting_settings(self.conf,
+                                           incoming.get_driver(self.conf))
+        become_lean(self, settings)
         super().run()
 
 
