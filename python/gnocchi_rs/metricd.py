@@ -83,11 +83,12 @@ class SackProcessor:
 
 # -- the lean worker ------------------------------------------------------------
 
-def _backend_settings(driver, group_conf, kind_of):
-    """The native backend of one of our drivers, as plain settings."""
+def _backend_settings(driver, group_conf, classes):
+    """The native backend of one of our drivers (``classes``: our driver
+    class of each backend kind), as plain settings."""
     from gnocchi_rs import redis_config
     from gnocchi_rs.storage import ceph as rs_ceph
-    kind = kind_of(driver)
+    kind = next((k for k, cls in classes if isinstance(driver, cls)), None)
     if kind == "file":
         return {"kind": "file", "basepath": os.fspath(driver.basepath)}
     if kind == "redis":
@@ -123,15 +124,10 @@ def lean_incoming_settings(incoming_driver, conf):
     from gnocchi_rs.incoming import ceph as in_ceph, file as in_file
     from gnocchi_rs.incoming import redis as in_redis
 
-    def incoming_kind(driver):
-        for kind, cls in (("file", in_file.FileStorage),
-                          ("redis", in_redis.RedisStorage),
-                          ("ceph", in_ceph.CephStorage)):
-            if isinstance(driver, cls):
-                return kind
-
-    incoming = _backend_settings(incoming_driver, conf.incoming,
-                                 incoming_kind)
+    incoming = _backend_settings(
+        incoming_driver, conf.incoming,
+        (("file", in_file.FileStorage), ("redis", in_redis.RedisStorage),
+         ("ceph", in_ceph.CephStorage)))
     if incoming is not None:
         incoming["sacks"] = int(incoming_driver.NUM_SACKS)
     return incoming
@@ -175,15 +171,11 @@ def lean_worker_settings(conf, incoming_driver, storage_driver, worker_id=0):
     if storage_driver._hooked():
         return None
 
-    def storage_kind(driver):
-        for kind, cls in (("file", st_file.FileStorage),
-                          ("redis", st_redis.RedisStorage),
-                          ("ceph", st_ceph.CephStorage)):
-            if isinstance(driver, cls):
-                return kind
-
     incoming = lean_incoming_settings(incoming_driver, conf)
-    storage = _backend_settings(storage_driver, conf.storage, storage_kind)
+    storage = _backend_settings(
+        storage_driver, conf.storage,
+        (("file", st_file.FileStorage), ("redis", st_redis.RedisStorage),
+         ("ceph", st_ceph.CephStorage)))
     if incoming is None or storage is None:
         return None
     if storage["kind"] == "file":
@@ -288,25 +280,16 @@ class ProcessingWorker(upstream_metricd.MetricProcessBase):
         """Wakes the worker up as soon as one of its sacks gets measures,
         with drivers that notify (Redis); the others raise
         NotImplementedError and the worker scans on its period."""
-        delay = 1
-        while not self._shutdown.is_set():
+        def notifications():
             try:
-                for sack in self.incoming.iter_on_sacks_to_process():
-                    if self.passes.notify(sack):
-                        self.wakeup()
-                    delay = 1
+                yield from self.incoming.iter_on_sacks_to_process()
             except gnocchi_exceptions.NotImplementedError:
                 LOG.info("Incoming driver does not notify new measures: "
                          "scanning sacks every %ds",
                          self.conf.metricd.metric_processing_delay)
-                return
-            except Exception:
-                LOG.error("Error while listening for new measures "
-                          "notifications, retrying in %ds", delay,
-                          exc_info=True)
-            # Failed, or the subscription ended: subscribe again.
-            self._shutdown.wait(delay)
-            delay = min(delay * 2, 30)
+                self._shutdown.wait()
+
+        self.passes.listen(notifications, self.wakeup)
 
     def _take_notification(self, sack):
         """Called with the sack's lock held, before reading it: a

@@ -78,6 +78,11 @@ class Sack:
     def __hash__(self):
         return hash(self.name)
 
+    @classmethod
+    def all(cls, total):
+        """Every sack of a backend of ``total`` sacks."""
+        return [cls(number, total) for number in range(total)]
+
 
 # -- archive policies ---------------------------------------------------------
 
@@ -403,8 +408,7 @@ class LeanWorker:
         # its connection and heartbeat) behind.
         self.incoming = open_incoming(incoming_settings)
         storage = open_storage(self.settings["storage"])
-        self.sacks = [Sack(i, int(incoming_settings["sacks"]))
-                      for i in range(int(incoming_settings["sacks"]))]
+        self.sacks = Sack.all(int(incoming_settings["sacks"]))
         member_id = ("%s.%s.%s" % (socket.gethostname(), self.worker_id,
                                    uuid.uuid4())).encode()
         self.coord = coordination.get_coordinator(
@@ -426,21 +430,10 @@ class LeanWorker:
         """Wakes the worker up when one of its sacks gets measures: Redis
         keyspace notifications (upstream's), Ceph polling; the file
         backend has none and the worker scans on its period."""
-        kind = self.settings["incoming"]["kind"]
-        delay = 1
-        while not self._shutdown.is_set():
-            try:
-                for sack in (self._redis_notifications() if kind == "redis"
-                             else self._ceph_polls()):
-                    if self.passes.notify(sack):
-                        self._wake_up.set()
-                    delay = 1
-            except Exception:
-                LOG.error("Error while listening for new measures "
-                          "notifications, retrying in %ds", delay,
-                          exc_info=True)
-            self._shutdown.wait(delay)
-            delay = min(delay * 2, 30)
+        self.passes.listen(
+            self._redis_notifications
+            if self.settings["incoming"]["kind"] == "redis"
+            else self._ceph_polls, self._wake_up.set)
 
     def _redis_client(self):
         import redis
@@ -551,10 +544,9 @@ class LeanReporter:
 
     def report_once(self):
         incoming = self.incoming
-        sacks = int(self.settings["incoming"]["sacks"])
+        sacks = Sack.all(int(self.settings["incoming"]["sacks"]))
         try:
-            counts = incoming.report([str(Sack(i, sacks))
-                                      for i in range(sacks)])
+            counts = incoming.report([str(sack) for sack in sacks])
         except Exception:
             self.log.warning("Unable to compute backlog. Retrying at next "
                              "interval.", exc_info=True)

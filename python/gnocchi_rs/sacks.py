@@ -160,6 +160,25 @@ class SackPasses:
             return True
         return False
 
+    def listen(self, notifications, wake_up):
+        """Wakes the worker up (``wake_up()``) whenever ``notifications()``
+        yields one of its sacks; subscribes again, backing off, when the
+        subscription fails or ends. Exceptions ``notifications`` raises for
+        "this backend does not notify" must be caught by it."""
+        delay = 1
+        while not self.shutdown.is_set():
+            try:
+                for sack in notifications():
+                    if self.notify(sack):
+                        wake_up()
+                    delay = 1
+            except Exception:
+                LOG.error("Error while listening for new measures "
+                          "notifications, retrying in %ds", delay,
+                          exc_info=True)
+            self.shutdown.wait(delay)
+            delay = min(delay * 2, 30)
+
     def run(self, process, already_locked):
         """One pass: ``process(sack)`` returns a number of metrics and
         raises ``already_locked`` for a sack another worker holds."""
