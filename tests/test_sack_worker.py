@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -580,3 +581,45 @@ os.execv(sys.executable, [sys.executable, "-m", "gnocchi_rs.sack_worker",
     # It did not try to start: an unknown backend would be logged.
     assert "nowhere" not in done.stderr
     assert time.monotonic() - started < 20
+
+
+def test_lean_worker_stops_under_repeated_signals(tmp_path, postgresql_url):
+    """SIGTERM and SIGHUP arriving again and again (the master's stop, the
+    death signal, a reload) while the worker waits between passes: it
+    still stops, and exits 0. A signal handler that takes a lock the
+    interrupted wait holds would hang it for good."""
+    conf, _, store, inbox = _setup(postgresql_url, tmp_path)
+    settings = metricd.lean_worker_settings(conf, inbox, store)
+    settings.update(coordination_url="file://%s" % (tmp_path / "locks"),
+                    metric_processing_delay=0.001, parent_pid=None,
+                    logging={"level": logging.INFO, "stderr": True,
+                             "gnocchi_level": logging.INFO})
+    for attempt in range(5):
+        log_path = tmp_path / ("worker-%d.log" % attempt)
+        read_end, write_end = os.pipe()
+        os.write(write_end, json.dumps(settings).encode())
+        os.close(write_end)
+        with open(log_path, "wb") as log:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "gnocchi_rs.sack_worker",
+                 "--settings-fd", str(read_end)], pass_fds=(read_end,),
+                stderr=log)
+        os.close(read_end)
+        try:
+            deadline = time.monotonic() + 30
+            while (b"started" not in log_path.read_bytes()
+                   and time.monotonic() < deadline):
+                time.sleep(0.05)
+            time.sleep(0.5)
+            # Signals arriving all the time, for a while: some land while
+            # the handler of the previous one runs.
+            number, until = 0, time.monotonic() + 2
+            while time.monotonic() < until and worker.poll() is None:
+                worker.send_signal(signal.SIGHUP if number % 2 else
+                                   signal.SIGTERM)
+                number += 1
+            assert worker.wait(20) == 0, log_path.read_text()
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()

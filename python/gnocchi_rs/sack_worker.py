@@ -644,15 +644,34 @@ def main(argv=None):
     else:
         worker = LeanWorker(settings)
 
-    def graceful(signum, _frame):
-        # SIGTERM: stop; SIGHUP: stop too, cotyledon starts the worker
-        # again with the reloaded configuration.
+    # SIGTERM: stop; SIGHUP: stop too, cotyledon starts the worker again
+    # with the reloaded configuration. The handler only writes to a pipe:
+    # a handler runs in the main thread wherever it was interrupted, so one
+    # that took a lock (an Event's, logging's) could wait on the very lock
+    # the interrupted code, or the previous handler, holds, for good.
+    stop_read, stop_write = os.pipe()
+    os.set_blocking(stop_write, False)
+
+    def on_stop_signal(signum, _frame):
+        # One stop is enough: the next ones are dropped by the kernel
+        # rather than nest handlers.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        try:
+            os.write(stop_write, bytes([signum]))
+        except BlockingIOError:  # a stop is already on its way
+            pass
+
+    def stop_when_signalled():
+        signum = os.read(stop_read, 1)[0]
         LOG.info("Caught %s, finishing the current sack",
                  signal.Signals(signum).name)
         worker.stop()
 
-    signal.signal(signal.SIGTERM, graceful)
-    signal.signal(signal.SIGHUP, graceful)
+    threading.Thread(target=stop_when_signalled, name="stop-signals",
+                     daemon=True).start()
+    signal.signal(signal.SIGTERM, on_stop_signal)
+    signal.signal(signal.SIGHUP, on_stop_signal)
     signal.signal(signal.SIGINT, lambda *_: os._exit(1))
     _die_with(settings.get("parent_pid"))
     if isinstance(worker, LeanWorker):
