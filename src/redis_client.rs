@@ -114,11 +114,6 @@ struct Connection {
     reader: BufReader<Stream>,
 }
 
-/// Replies larger than this are refused instead of allocated: a split or
-/// a sack's measures are far smaller, so a larger length is corruption.
-const MAX_BULK: usize = 512 << 20;
-const MAX_ARRAY: usize = 1 << 28;
-
 impl Connection {
     fn open(config: &RedisConfig) -> Result<Connection> {
         let stream = match &config.address {
@@ -185,56 +180,94 @@ impl Connection {
         commands.iter().map(|_| self.read_reply()).collect()
     }
 
-    fn read_line(&mut self) -> Result<Vec<u8>> {
-        let mut line = Vec::new();
-        let n = self.reader.read_until(b'\n', &mut line).map_err(|e| backend("redis read", e))?;
-        if n < 2 || !line.ends_with(b"\r\n") {
-            return Err(Error::Backend("redis: connection closed or malformed reply".into()));
-        }
-        line.truncate(line.len() - 2);
-        Ok(line)
-    }
-
     fn read_reply(&mut self) -> Result<Reply> {
-        let line = self.read_line()?;
-        let (kind, rest) = line.split_first().ok_or_else(|| Error::Backend("redis: empty reply line".into()))?;
-        let text = || String::from_utf8_lossy(rest).into_owned();
-        let number = || -> Result<i64> {
-            std::str::from_utf8(rest)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| Error::Backend(format!("redis: bad length {:?}", String::from_utf8_lossy(rest))))
-        };
-        match kind {
-            b'+' => Ok(Reply::Status(text())),
-            b'-' => Ok(Reply::Error(text())),
-            b':' => Ok(Reply::Integer(number()?)),
-            b'$' => {
-                let len = number()?;
-                if len < 0 {
-                    return Ok(Reply::Nil);
-                }
-                let len = len as usize;
-                if len > MAX_BULK {
-                    return Err(Error::Backend(format!("redis: refusing a {len}-byte reply")));
-                }
-                let mut data = vec![0u8; len + 2];
-                self.reader.read_exact(&mut data).map_err(|e| backend("redis read", e))?;
-                data.truncate(len);
-                Ok(Reply::Bulk(data))
+        read_reply(&mut self.reader, 0)
+    }
+}
+
+/// Replies larger than this are refused: a split or a sack's measures are
+/// far smaller, so a larger length is corruption. Bulk data is read as it
+/// arrives, so a length below the bound still allocates only what the
+/// server actually sends.
+const MAX_BULK: u64 = 512 << 20;
+const MAX_ARRAY: u64 = 1 << 28;
+/// Status, error and length lines: Redis' longest are error messages of a
+/// few hundred bytes.
+const MAX_LINE: u64 = 64 << 10;
+/// The deepest reply the backends receive is a pipeline reply holding an
+/// array of arrays (a SCAN page: cursor and keys; EXEC of such commands
+/// adds one level), so 16 leaves room for any command we might add while
+/// keeping the recursion a few kilobytes of stack: a server sending
+/// `*1\r\n` forever gets an error, not a stack overflow.
+const MAX_DEPTH: usize = 16;
+/// What is reserved up front for an array or a bulk string, whatever
+/// length it announces: the rest grows with what actually arrives.
+const ARRAY_RESERVE: usize = 1024;
+const BULK_RESERVE: usize = 4 << 20;
+
+fn protocol(what: impl std::fmt::Display) -> Error {
+    Error::Backend(format!("redis: {what}"))
+}
+
+/// One line without its CRLF; a line not ended by CRLF (a closed
+/// connection, a bare LF, an endless line) is an error.
+fn read_line(reader: &mut impl BufRead) -> Result<Vec<u8>> {
+    let mut line = Vec::new();
+    reader.take(MAX_LINE).read_until(b'\n', &mut line).map_err(|e| backend("redis read", e))?;
+    if !line.ends_with(b"\r\n") {
+        return Err(protocol("connection closed or malformed reply"));
+    }
+    line.truncate(line.len() - 2);
+    Ok(line)
+}
+
+/// A length field: -1 is nil (`None`); any other negative length, or one
+/// above `max`, is refused before anything is allocated.
+fn length(rest: &[u8], max: u64) -> Result<Option<u64>> {
+    let text = String::from_utf8_lossy(rest);
+    match text.parse::<i64>() {
+        Ok(-1) => Ok(None),
+        Ok(len) if (0..=max as i64).contains(&len) => Ok(Some(len as u64)),
+        _ => Err(protocol(format!("refusing a reply of length {text:?}"))),
+    }
+}
+
+/// One RESP2 reply, nested arrays included, at most `MAX_DEPTH` deep.
+fn read_reply(reader: &mut impl BufRead, depth: usize) -> Result<Reply> {
+    let line = read_line(reader)?;
+    let (kind, rest) = line.split_first().ok_or_else(|| protocol("empty reply line"))?;
+    let text = || String::from_utf8_lossy(rest).into_owned();
+    match kind {
+        b'+' => Ok(Reply::Status(text())),
+        b'-' => Ok(Reply::Error(text())),
+        b':' => std::str::from_utf8(rest)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .map(Reply::Integer)
+            .ok_or_else(|| protocol(format!("bad integer {:?}", text()))),
+        b'$' => {
+            let Some(len) = length(rest, MAX_BULK)? else { return Ok(Reply::Nil) };
+            let mut data = Vec::with_capacity((len as usize).min(BULK_RESERVE));
+            let got = reader.take(len).read_to_end(&mut data).map_err(|e| backend("redis read", e))?;
+            let mut end = [0u8; 2];
+            reader.read_exact(&mut end).map_err(|e| backend("redis read", e))?;
+            if got as u64 != len || &end != b"\r\n" {
+                return Err(protocol("a bulk reply not ended by CRLF where its length says"));
             }
-            b'*' => {
-                let len = number()?;
-                if len < 0 {
-                    return Ok(Reply::Nil);
-                }
-                if len as usize > MAX_ARRAY {
-                    return Err(Error::Backend(format!("redis: refusing a {len}-item reply")));
-                }
-                (0..len).map(|_| self.read_reply()).collect::<Result<Vec<_>>>().map(Reply::Array)
-            }
-            other => Err(Error::Backend(format!("redis: unknown reply type {:?}", *other as char))),
+            Ok(Reply::Bulk(data))
         }
+        b'*' => {
+            let Some(len) = length(rest, MAX_ARRAY)? else { return Ok(Reply::Nil) };
+            if depth >= MAX_DEPTH {
+                return Err(protocol(format!("refusing a reply nested more than {MAX_DEPTH} deep")));
+            }
+            let mut items = Vec::with_capacity((len as usize).min(ARRAY_RESERVE));
+            for _ in 0..len {
+                items.push(read_reply(reader, depth + 1)?);
+            }
+            Ok(Reply::Array(items))
+        }
+        other => Err(protocol(format!("unknown reply type {:?}", *other as char))),
     }
 }
 
@@ -302,6 +335,61 @@ mod tests {
             db: 0,
             timeout: Some(Duration::from_secs(5)),
         }
+    }
+
+    fn parse(wire: &[u8]) -> Result<Reply> {
+        read_reply(&mut &wire[..], 0)
+    }
+
+    #[test]
+    fn replies_parse() {
+        let wire = b"*3\r\n$3\r\nabc\r\n:-7\r\n*2\r\n$-1\r\n+OK\r\n";
+        let expected = Reply::Array(vec![
+            Reply::Bulk(b"abc".to_vec()),
+            Reply::Integer(-7),
+            Reply::Array(vec![Reply::Nil, Reply::Status("OK".into())]),
+        ]);
+        assert_eq!(parse(wire).unwrap(), expected);
+        assert_eq!(parse(b"$0\r\n\r\n").unwrap(), Reply::Bulk(Vec::new()));
+        assert_eq!(parse(b"*-1\r\n").unwrap(), Reply::Nil);
+    }
+
+    #[test]
+    fn a_hostile_nesting_is_an_error_not_a_stack_overflow() {
+        let wire = b"*1\r\n".repeat(100_000);
+        assert!(matches!(parse(&wire), Err(Error::Backend(_))));
+        let just_deep_enough = [b"*1\r\n".repeat(MAX_DEPTH), b":1\r\n".to_vec()].concat();
+        assert!(parse(&just_deep_enough).is_ok());
+    }
+
+    #[test]
+    fn every_crlf_is_checked() {
+        for wire in [&b"$3\r\nabcXY"[..], b"$3\r\nabcd\r\n", b"$3\r\nab", b"+OK\n", b"+OK", b":1\r"] {
+            assert!(matches!(parse(wire), Err(Error::Backend(_))), "{:?}", String::from_utf8_lossy(wire));
+        }
+        // The stream stays in step: what follows a good reply is the next.
+        let mut wire = &b"$2\r\nab\r\n:5\r\n"[..];
+        assert_eq!(read_reply(&mut wire, 0).unwrap(), Reply::Bulk(b"ab".to_vec()));
+        assert_eq!(read_reply(&mut wire, 0).unwrap(), Reply::Integer(5));
+    }
+
+    #[test]
+    fn absurd_lengths_are_refused_before_allocating() {
+        for wire in [
+            &b"*999999999999\r\n"[..],
+            b"$999999999999\r\n",
+            b"$99999999999999999999999\r\n",
+            b"$-2\r\n",
+            b"*-5\r\n",
+            b"$abc\r\n",
+        ] {
+            assert!(matches!(parse(wire), Err(Error::Backend(_))), "{:?}", String::from_utf8_lossy(wire));
+        }
+        // A length within bounds allocates what arrives, not what it says.
+        assert!(matches!(parse(b"$400000000\r\nshort"), Err(Error::Backend(_))));
+        assert!(matches!(parse(b"*200000000\r\n:1\r\n"), Err(Error::Backend(_))));
+        let endless = vec![b'+'; 2 * MAX_LINE as usize];
+        assert!(matches!(parse(&endless), Err(Error::Backend(_))));
     }
 
     #[test]
