@@ -93,6 +93,24 @@ impl FileIncoming {
         Ok((points, MetricFiles { dir, files }, corrupt))
     }
 
+    /// Moves an entry of a sack that is not a metric directory out of the
+    /// sack, next to the corrupt blobs, so that it is reported once and not
+    /// on every pass; gives what the corruption report says of it.
+    fn set_aside(&self, sack: &str, name: &str) -> (String, String) {
+        let path = self.basepath.join(sack).join(name);
+        let mut aside = self.tmp.join(format!("corrupt-{sack}-{name}"));
+        // The same name may come back: what was set aside before is kept.
+        if aside.symlink_metadata().is_ok() {
+            let unique = fs::File::open("/dev/urandom").and_then(|mut random| random_uuid4(&mut random));
+            aside = self.tmp.join(format!("corrupt-{sack}-{name}-{}", unique.unwrap_or_default()));
+        }
+        let why = match fs::rename(&path, &aside) {
+            Ok(()) => format!("not a metric id; moved to {}", aside.display()),
+            Err(e) => format!("not a metric id; cannot move it to {}: {e}", aside.display()),
+        };
+        (path.display().to_string(), why)
+    }
+
     fn read_dirs(&self, dirs: Vec<(MetricId, PathBuf)>) -> Result<Pending> {
         let read: Vec<_> = dirs.into_iter().map(|(metric, dir)| self.read_metric(metric, dir).map(|r| (metric, r))).collect::<Result<_>>()?;
         let mut pending = Pending::default();
@@ -145,11 +163,13 @@ impl Incoming for FileIncoming {
         for name in list_names(&sack_dir)? {
             match MetricId::parse(&name) {
                 Some(metric) => dirs.push((metric, sack_dir.join(name))),
-                None => unparsable.push((sack_dir.join(&name).display().to_string(), "not a metric id".to_string())),
+                None => unparsable.push(name),
             }
         }
         let mut pending = self.read_dirs(dirs)?;
-        pending.corrupt.extend(unparsable);
+        for name in unparsable {
+            pending.corrupt.push(self.set_aside(sack, &name));
+        }
         Ok(pending)
     }
 
@@ -204,6 +224,33 @@ impl Incoming for FileIncoming {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entries_that_are_not_metrics_are_moved_aside_once() {
+        let base = std::env::temp_dir().join(format!("gnocchi-rs-incoming-aside-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&base);
+        let sack = "incoming128-3";
+        fs::create_dir_all(base.join("tmp")).unwrap();
+        fs::create_dir_all(base.join(sack).join("not-a-metric")).unwrap();
+        fs::write(base.join(sack).join("stray-file"), b"x").unwrap();
+        let incoming = FileIncoming::new(&base);
+
+        let mut first = incoming.read_sack(sack).unwrap().corrupt;
+        first.sort();
+        assert_eq!(first.len(), 2, "{first:?}");
+        assert!(first.iter().all(|(_, why)| why.starts_with("not a metric id; moved to")), "{first:?}");
+        assert!(base.join("tmp").join(format!("corrupt-{sack}-not-a-metric")).is_dir());
+        assert!(base.join("tmp").join(format!("corrupt-{sack}-stray-file")).is_file());
+        assert!(list_names(&base.join(sack)).unwrap().is_empty());
+        assert_eq!(incoming.read_sack(sack).unwrap().corrupt, Vec::new());
+
+        // A name that comes back does not overwrite what was set aside.
+        fs::write(base.join(sack).join("stray-file"), b"y").unwrap();
+        assert_eq!(incoming.read_sack(sack).unwrap().corrupt.len(), 1);
+        assert_eq!(fs::read(base.join("tmp").join(format!("corrupt-{sack}-stray-file"))).unwrap(), b"x");
+        assert_eq!(list_names(&base.join("tmp")).unwrap().len(), 3);
+        fs::remove_dir_all(&base).unwrap();
+    }
 
     #[test]
     fn utc_names_like_strftime() {
