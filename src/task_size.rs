@@ -1,4 +1,4 @@
-//! How a batch is shared out over rayon's threads.
+//! The smallest piece of a batch handed to one of rayon's threads.
 //!
 //! metricd already runs one worker process per core, so splitting a sack
 //! over threads pays only when each piece is large enough to cover waking
