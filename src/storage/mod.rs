@@ -5,6 +5,7 @@
 
 pub mod ceph;
 pub mod file;
+pub mod memory;
 pub mod redis;
 
 use crate::carbonara::SplitKey;
