@@ -582,7 +582,7 @@ fn check_split_serialize(v: &Vectors, report: &mut Report) {
                 )?;
 
                 let (offset, padded) = ours("serialize_padded_split", codec::serialize_padded_split(points, key))?;
-                check_eq("uncompressed_offset", int(expected, "uncompressed_offset")?, offset as i64)?;
+                check_eq("uncompressed_offset", int(expected, "uncompressed_offset")?, offset)?;
                 check_bytes("uncompressed", &v.blob_at(expected, "uncompressed")?, &padded)?;
                 // What a fresh Ceph object holds after the write at `offset`.
                 let object = [vec![0u8; offset as usize], padded].concat();

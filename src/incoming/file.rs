@@ -17,6 +17,9 @@ pub struct MetricFiles {
     pub files: Vec<String>,
 }
 
+/// Corrupt entries as the corruption report lists them: (where, why).
+type Corrupt = Vec<(String, String)>;
+
 pub struct FileIncoming {
     basepath: PathBuf,
     tmp: PathBuf,
@@ -67,8 +70,9 @@ impl FileIncoming {
         self.basepath.join(sack).join(metric.hyphenated())
     }
 
-    /// Reads every blob of one metric directory.
-    fn read_metric(&self, metric: MetricId, dir: PathBuf) -> Result<(Vec<crate::carbonara::Point>, MetricFiles, Vec<(String, String)>)> {
+    /// Reads every blob of one metric directory: its points, the files
+    /// they came from, and the (where, why) of the corrupt ones.
+    fn read_metric(&self, metric: MetricId, dir: PathBuf) -> Result<(Vec<crate::carbonara::Point>, MetricFiles, Corrupt)> {
         let names = list_names(&dir)?;
         let mut points = Vec::new();
         let mut files = Vec::with_capacity(names.len());
