@@ -49,6 +49,15 @@ impl ArchivePolicyItem {
         Self::from_ns(granularity, points, timespan)
     }
 
+    /// From a definition item as the indexer stores it (seconds, in
+    /// JSON), as upstream's `ArchivePolicyItem(**item)` converts it; the
+    /// stored timespan is not checked again against granularity × points.
+    pub fn from_stored(granularity: f64, points: Option<f64>, timespan: Option<f64>) -> Result<ArchivePolicyItem> {
+        let granularity = seconds_to_ns(granularity, "granularity")?;
+        let timespan = timespan.map(|t| seconds_to_ns(t, "timespan")).transpose()?;
+        Self::from_ns(Some(granularity), points, timespan)
+    }
+
     /// From ns durations; the rules of `ArchivePolicyItem.__init__`.
     pub fn from_ns(granularity: Option<i64>, points: Option<f64>, timespan: Option<i64>) -> Result<ArchivePolicyItem> {
         if matches!(granularity, Some(g) if g <= 0) {
@@ -87,6 +96,13 @@ pub struct ArchivePolicy {
     pub definition: Vec<ArchivePolicyItem>,
     /// The raw entries, `+`/`-`/`*` syntax included.
     pub aggregation_method_entries: BTreeSet<String>,
+}
+
+/// The back window metricd uses for a policy's resolved methods: one
+/// more block when a `rate:` method needs the point before the first new
+/// one (upstream does the same).
+pub fn processing_back_window(back_window: i64, methods: &[String]) -> i64 {
+    back_window + methods.iter().any(|m| m.starts_with("rate:")) as i64
 }
 
 /// Every method name a policy may store.
@@ -167,8 +183,8 @@ impl ArchivePolicy {
     /// The back window metricd uses: one more block when a `rate:` method
     /// needs the point before the first new one.
     pub fn effective_back_window(&self, defaults: &[&str]) -> i64 {
-        let has_rate = self.aggregation_methods(defaults).iter().any(|m| m.starts_with("rate:"));
-        self.back_window + has_rate as i64
+        let methods: Vec<String> = self.aggregation_methods(defaults).into_iter().collect();
+        processing_back_window(self.back_window, &methods)
     }
 
     /// The policies `gnocchi-upgrade` creates.

@@ -7,20 +7,24 @@
 //! the computing runs on all cores.
 
 use crate::carbonara::aggregate::aggregate;
-use crate::carbonara::codec::{serialize_bound, serialize_compressed_split, serialize_padded_split, unserialize_bound, unserialize_split};
+use crate::archive_policy::{processing_back_window, ArchivePolicyItem};
+use crate::carbonara::codec::{
+    padded_split_offset, serialize_bound, serialize_compressed_split, serialize_padded_split, unserialize_bound,
+    unserialize_split,
+};
 use crate::carbonara::series::{combine, search_right, sort_measures, BoundSeries};
 use crate::carbonara::split::split_ranges;
 use crate::carbonara::timestamp::floor_ts;
 use crate::carbonara::{Granularity, Grouping, Method, Point, SplitKey};
 use crate::error::Result;
 use crate::storage::{MetricId, MetricLayout, SeriesRef, SplitRef, SplitWrite, Store};
-use crate::parallel::METRICS_PER_TASK;
+use crate::task_size::METRICS_PER_TASK;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::time::Instant;
 
 /// One stored aggregate of an archive policy.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AggregationSpec {
     pub method_name: String,
     pub method: Method,
@@ -29,7 +33,7 @@ pub struct AggregationSpec {
 }
 
 /// What processing needs of a metric's archive policy.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PolicySpec {
     /// In upstream's order (`ArchivePolicy.aggregations`: by granularity).
     pub aggregations: Vec<AggregationSpec>,
@@ -38,6 +42,39 @@ pub struct PolicySpec {
     pub block_size: Option<i64>,
     /// Already one more when a `rate:` method needs the previous block.
     pub back_window: i64,
+}
+
+impl PolicySpec {
+    /// The one translation of an archive policy into what processing
+    /// needs, for upstream's `ArchivePolicy` objects and for the rows the
+    /// lean worker reads alike: `methods` as upstream resolved them, items
+    /// ordered by granularity as `ArchivePolicy.aggregations` orders them.
+    /// The methods keep the caller's order, as upstream iterates its
+    /// method set: when an aggregation of a granularity comes out empty,
+    /// which one sets the granularity's split bounds depends on it.
+    pub fn new(back_window: i64, definition: &[ArchivePolicyItem], methods: &[String]) -> Result<PolicySpec> {
+        let mut items = definition.to_vec();
+        items.sort_by_key(|item| item.granularity);
+        let methods = methods.to_vec();
+        let parsed = methods.iter().map(|name| Method::parse(name)).collect::<Result<Vec<_>>>()?;
+        let aggregations = items
+            .iter()
+            .flat_map(|item| {
+                methods.iter().zip(&parsed).map(|(name, &method)| AggregationSpec {
+                    method_name: name.clone(),
+                    method,
+                    granularity: item.granularity,
+                    timespan: item.timespan,
+                })
+            })
+            .collect();
+        Ok(PolicySpec {
+            aggregations,
+            block_size: items.last().map(|item| item.granularity),
+            back_window: processing_back_window(back_window, &methods),
+            methods,
+        })
+    }
 }
 
 pub struct MetricMeasures<'a> {
@@ -319,7 +356,11 @@ pub fn process_batch(store: &dyn Store, items: &[MetricMeasures<'_>]) -> Result<
             .iter()
             .map(|w| {
                 let immutable = agg.first_block.is_some_and(|fb| w.key.next().key <= fb);
-                (write_full || immutable).then(|| {
+                // A mutable split that float rounding put partly before its
+                // key has no offset to be written at: merged with what is
+                // stored and written whole instead, never shifted.
+                let before_key = w.points.first().is_some_and(|p| padded_split_offset(p.ts, w.key) < 0);
+                (write_full || immutable || before_key).then(|| {
                     to_fetch.push(SplitRef { metric: items[*i].metric, method: &specs[w.aggregation].method_name, key: w.key });
                     to_fetch.len() - 1
                 })
@@ -400,4 +441,85 @@ pub fn process_batch(store: &dyn Store, items: &[MetricMeasures<'_>]) -> Result<
 
     report.outcomes = outcomes;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Keeps what the pipeline writes; stores nothing before.
+    #[derive(Default)]
+    struct RecordingStore {
+        splits: Mutex<Vec<(SplitKey, Vec<u8>, Option<i64>)>>,
+    }
+
+    impl Store for RecordingStore {
+        fn write_full(&self) -> bool {
+            false
+        }
+        fn get_or_create_raw(&self, metrics: &[MetricLayout<'_>]) -> Result<Vec<Option<Vec<u8>>>> {
+            Ok(vec![None; metrics.len()])
+        }
+        fn store_raw(&self, _: &[(MetricId, Vec<u8>)]) -> Result<()> {
+            Ok(())
+        }
+        fn list_split_keys(&self, requests: &[(MetricId, Vec<SeriesRef<'_>>)]) -> Result<Vec<Option<Vec<Vec<SplitKey>>>>> {
+            Ok(requests.iter().map(|(_, series)| Some(vec![Vec::new(); series.len()])).collect())
+        }
+        fn get_splits(&self, splits: &[SplitRef<'_>]) -> Result<Vec<Option<Vec<u8>>>> {
+            Ok(vec![None; splits.len()])
+        }
+        fn store_splits(&self, writes: &[SplitWrite<'_>]) -> Result<()> {
+            let mut kept = self.splits.lock().map_err(|_| crate::Error::Backend("poisoned".into()))?;
+            kept.extend(writes.iter().map(|w| (w.split.key, w.data.clone(), w.offset)));
+            Ok(())
+        }
+        fn delete_splits(&self, _: &[SplitRef<'_>]) -> Result<()> {
+            Ok(())
+        }
+        fn delete_metric(&self, _: MetricId) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_mutable_split_before_its_key_is_written_whole_not_shifted() {
+        // At 100 ns granularity float rounding puts this bucket's split
+        // key 256 ns after it: a padded write would need offset -2 records.
+        let ts = 1_700_000_000_002_799_872;
+        let key = SplitKey::from_timestamp_and_sampling(ts, 100);
+        assert_eq!(floor_ts(ts, 100), ts);
+        assert!(padded_split_offset(ts, key) < 0, "the case this test is about");
+        let item = ArchivePolicyItem { granularity: 100, points: None, timespan: None };
+        let policy = PolicySpec::new(0, &[item], &["last".to_string()]).unwrap();
+        let store = RecordingStore::default();
+        let measures = vec![Point { ts, value: 42.0 }];
+        let batch = [MetricMeasures { metric: MetricId::from_bytes([7; 16]), policy: &policy, measures }];
+        let report = process_batch(&store, &batch).unwrap();
+        assert_eq!(report.outcomes[0].error, None);
+        let written = store.splits.lock().unwrap();
+        assert_eq!(written.len(), 1);
+        let (key, data, offset) = &written[0];
+        assert_eq!(*offset, None, "written at an offset");
+        // The bytes upstream's file and Redis drivers write for it (their
+        // u16 offsets cannot say "before the key" either: upstream's flaw,
+        // the same on every driver).
+        assert_eq!(*data, serialize_compressed_split(&[Point { ts, value: 42.0 }], *key).unwrap());
+        assert_eq!(unserialize_split(data, *key).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn one_translation_of_a_policy() {
+        let items = [
+            ArchivePolicyItem { granularity: 3600, points: Some(2), timespan: Some(7200) },
+            ArchivePolicyItem { granularity: 60, points: None, timespan: None },
+        ];
+        let methods = ["rate:mean".to_string(), "max".to_string()];
+        let policy = PolicySpec::new(2, &items, &methods).unwrap();
+        let order: Vec<(&str, i64)> = policy.aggregations.iter().map(|a| (a.method_name.as_str(), a.granularity)).collect();
+        assert_eq!(order, [("rate:mean", 60), ("max", 60), ("rate:mean", 3600), ("max", 3600)]);
+        assert_eq!((policy.block_size, policy.back_window), (Some(3600), 3));
+        assert!(PolicySpec::new(0, &items, &["+max".to_string()]).is_err());
+    }
 }

@@ -158,8 +158,15 @@ pub fn serialize_padded_split(points: &[Point], key: SplitKey) -> Result<(i64, V
         record[0] = 1;
         record[1..].copy_from_slice(&p.value.to_le_bytes());
     }
-    let first_slot = f64_to_i64_like_c(first.wrapping_sub(key.key) as f64 / step);
-    Ok((first_slot.wrapping_mul(PADDED_RECORD_LEN as i64), data))
+    Ok((padded_split_offset(first, key), data))
+}
+
+/// The byte offset in its split object of a padded series whose first
+/// point is at `first_ts`: negative when float rounding put the key after
+/// that point, and such a series cannot be written at an offset.
+pub fn padded_split_offset(first_ts: i64, key: SplitKey) -> i64 {
+    let first_slot = f64_to_i64_like_c(first_ts.wrapping_sub(key.key) as f64 / key.sampling as f64);
+    first_slot.wrapping_mul(PADDED_RECORD_LEN as i64)
 }
 
 /// `AggregatedTimeSerie.unserialize`: either encoding, told apart by the

@@ -7,7 +7,7 @@
 //! object, all in flight at once.
 
 use super::{parse_split_field, split_field, MetricId, MetricLayout, SeriesRef, SplitKey, SplitRef, SplitWrite, Store};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::rados::{write_op, OmapQuery, Pool, WriteStep, READ_CONSISTENT};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -122,19 +122,27 @@ impl Store for CephStore {
 
     fn store_splits(&self, writes: &[SplitWrite<'_>]) -> Result<()> {
         let names: Vec<String> = writes.iter().map(|w| split_object(&w.split)).collect();
-        let data_ops: Vec<_> = writes
+        let data_ops = writes
             .iter()
             .zip(&names)
             .map(|(w, name)| {
                 let step = match w.offset {
-                    // Offsets come from split arithmetic and are never
-                    // negative; a negative one would be a bug, so write whole.
-                    Some(offset) if offset >= 0 => WriteStep::WriteAt(&w.data, offset as u64),
-                    _ => WriteStep::WriteFull(&w.data),
+                    None => WriteStep::WriteFull(&w.data),
+                    Some(offset) => match u64::try_from(offset) {
+                        Ok(offset) => WriteStep::WriteAt(&w.data, offset),
+                        // Written whole, these bytes would be read back
+                        // shifted; upstream's driver fails here too (rados
+                        // takes an unsigned offset). The pipeline never asks.
+                        Err(_) => {
+                            return Err(Error::InvalidArgument(format!(
+                                "split {name} cannot be written at the negative offset {offset}"
+                            )))
+                        }
+                    },
                 };
-                write_op(name.clone(), vec![step])
+                Ok(write_op(name.clone(), vec![step]))
             })
-            .collect();
+            .collect::<Result<Vec<_>>>()?;
         // Data first, index second: an index entry never names a split
         // that was not written.
         self.pool.write_all(&data_ops, false)?;
