@@ -26,6 +26,7 @@ from tooz import coordination
 
 from gnocchi_rs import metricd
 from gnocchi_rs import sack_worker
+from gnocchi_rs.sack_worker import settings as lean_schema
 from gnocchi_rs import storage as rs_storage
 from gnocchi_rs.incoming import file as rs_incoming_file
 from gnocchi_rs.storage import file as rs_storage_file
@@ -164,12 +165,13 @@ def test_lean_processing_equals_in_process(tmp_path, postgresql_url):
     coord.start()
     try:
         in_process = metricd.SackProcessor(coord, inbox_a, index, store_a)
-        settings = metricd.lean_worker_settings(conf_b, inbox_b, store_b)
-        assert settings is not None
+        wire = metricd.lean_worker_settings(conf_b, inbox_b, store_b)
+        assert wire is not None
+        settings = lean_schema.from_wire(wire)
         lean = sack_worker.LeanSackProcessor(
-            coord, sack_worker.open_incoming(settings["incoming"]),
-            sack_worker.open_storage(settings["storage"]),
-            sack_worker.PostgresIndex(settings["indexer_url"]),
+            coord, sack_worker.open_incoming(settings.incoming),
+            sack_worker.open_storage(settings.storage),
+            sack_worker.PostgresIndex(settings.indexer_url),
             lambda resources: sack_worker.revive_resources(settings,
                                                            resources))
         sacks = [sack_worker.Sack(i, SACKS) for i in range(SACKS)]
@@ -304,7 +306,7 @@ def test_lean_backlog_report_is_upstreams(tmp_path, postgresql_url):
             for m in metrics[:5 if values.start else 7]})
     settings = metricd.lean_reporting_settings(conf, inbox)
     reporter = sack_worker.LeanReporter(settings)
-    reporter.incoming = sack_worker.open_incoming(settings["incoming"])
+    reporter.incoming = sack_worker.open_incoming(reporter.settings.incoming)
     summary = inbox.measures_report(False)["summary"]
     assert reporter.report_once() == (summary["measures"],
                                       summary["metrics"]) == (12, 7)
@@ -456,14 +458,15 @@ def test_lean_worker_survives_a_dropped_database_connection(
         policy_name, 0, _policy_items((60, 100)), ["count"]))
     metrics = [index.create_metric(uuid.uuid4(), "test", policy_name)
                for _ in range(12)]
-    settings = metricd.lean_worker_settings(conf, inbox, store)
-    lean_index = sack_worker.PostgresIndex(settings["indexer_url"])
+    settings = lean_schema.from_wire(
+        metricd.lean_worker_settings(conf, inbox, store))
+    lean_index = sack_worker.PostgresIndex(settings.indexer_url)
     coord = coordination.get_coordinator("file://%s" % (tmp_path / "locks"),
                                          b"test")
     coord.start()
     lean = sack_worker.LeanSackProcessor(
-        coord, sack_worker.open_incoming(settings["incoming"]),
-        sack_worker.open_storage(settings["storage"]), lean_index,
+        coord, sack_worker.open_incoming(settings.incoming),
+        sack_worker.open_storage(settings.storage), lean_index,
         lambda resources: None)
     sacks = [sack_worker.Sack(i, SACKS) for i in range(SACKS)]
     try:
@@ -623,3 +626,25 @@ def test_lean_worker_stops_under_repeated_signals(tmp_path, postgresql_url):
             if worker.poll() is None:
                 worker.kill()
                 worker.wait()
+
+
+def test_settings_cross_the_pipe_whole_and_strictly(tmp_path,
+                                                    postgresql_url):
+    """What metricd sends is what the lean processes read, and a key one
+    side does not know is refused rather than ignored."""
+    conf, _, store, inbox = _setup(postgresql_url, tmp_path)
+    for wire in (metricd.lean_worker_settings(conf, inbox, store, 3),
+                 metricd.lean_reporting_settings(conf, inbox)):
+        sent = json.loads(json.dumps(wire))
+        read = lean_schema.from_wire(sent)
+        assert lean_schema.to_wire(read) == wire
+        assert json.loads(json.dumps(lean_schema.to_wire(read))) == sent
+        with pytest.raises(TypeError):
+            lean_schema.from_wire(dict(sent, unknown=1))
+        with pytest.raises(TypeError):
+            lean_schema.from_wire(dict(sent, incoming=dict(
+                sent["incoming"], unknown=1)))
+    assert lean_schema.from_wire(
+        metricd.lean_worker_settings(conf, inbox, store, 3)).worker_id == 3
+    assert isinstance(lean_schema.from_wire(
+        metricd.lean_reporting_settings(conf, inbox)), lean_schema.Reporter)

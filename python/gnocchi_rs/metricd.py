@@ -29,8 +29,8 @@ from gnocchi.cli import metricd as upstream_metricd
 
 from gnocchi_rs import indexer_batch
 from gnocchi_rs import sacks as sack_sharing
-from gnocchi_rs.sacks import (GROUP_ID, LostSackLock, SackAssignment,
-                              sack_lock_name)
+from gnocchi_rs.sack_worker import settings as lean_schema
+from gnocchi_rs.sacks import GROUP_ID, SackAssignment, sack_lock_name
 
 LOG = logging.getLogger("gnocchi.rs.metricd")
 
@@ -49,113 +49,126 @@ class SackProcessor:
     def process(self, sack, blocking=False, before_reading=None) -> int:
         """Returns the number of metrics processed; raises
         ``chef.SackAlreadyLocked`` when another worker holds the sack."""
-        lock = self.coord.get_lock(sack_lock_name(sack))
-        if not lock.acquire(blocking=blocking):
-            raise chef.SackAlreadyLocked(sack)
-        try:
-            if before_reading is not None:
-                before_reading(sack)
-            # The measures are deleted when this block exits without an
-            # exception, that is once their aggregates are stored.
-            with self.incoming.process_measures_for_sack(sack) as measures:
-                if not measures:
-                    return 0
-                # Metrics deleted since their measures came in are not
-                # listed; their measures go with the sack, as upstream's.
-                metrics = indexer_batch.active_metrics(self.index, measures)
-                self.storage.add_measures_to_metrics(
-                    {metric: measures[metric.id] for metric in metrics},
-                    self.index)
-                # A lock whose lease expired (lost heartbeat) may be held by
-                # another worker now: keep the measures (they are processed
-                # again, harmlessly) rather than delete what it may be
-                # reading too.
-                if not sack_sharing.still_owned(lock):
-                    raise LostSackLock(sack)
-                if len(metrics) < len(measures):
-                    LOG.debug("Sack %s: dropped the measures of %d deleted "
-                              "metrics", sack, len(measures) - len(metrics))
-                return len(metrics)
-        finally:
-            lock.release()
+        # The driver deletes the measures when the block that reads them
+        # exits without an exception.
+        return sack_sharing.process_sack(
+            self.coord, sack, self.incoming.process_measures_for_sack,
+            lambda measures: self._process(sack, measures),
+            chef.SackAlreadyLocked, blocking, before_reading)
+
+    def _process(self, sack, measures):
+        # Metrics deleted since their measures came in are not listed;
+        # their measures go with the sack, as upstream's.
+        metrics = indexer_batch.active_metrics(self.index, measures)
+        self.storage.add_measures_to_metrics(
+            {metric: measures[metric.id] for metric in metrics}, self.index)
+        if len(metrics) < len(measures):
+            LOG.debug("Sack %s: dropped the measures of %d deleted metrics",
+                      sack, len(measures) - len(metrics))
+        return len(metrics)
 
 
+# -- the lean processes -------------------------------------------------------
 
-# -- the lean worker ------------------------------------------------------------
-
-def _backend_settings(driver, group_conf, classes):
+def _native_backend(driver, group_conf, classes, **extra):
     """The native backend of one of our drivers (``classes``: our driver
-    class of each backend kind), as plain settings."""
-    from gnocchi_rs import redis_config
-    from gnocchi_rs.storage import ceph as rs_ceph
+    class of each backend kind) as ``lean_schema.Backend``; None for
+    another driver."""
     kind = next((k for k, cls in classes if isinstance(driver, cls)), None)
     if kind == "file":
-        return {"kind": "file", "basepath": os.fspath(driver.basepath)}
+        return lean_schema.Backend(kind, basepath=os.fspath(driver.basepath),
+                                   **extra)
     if kind == "redis":
-        return {"kind": "redis",
-                "connection": redis_config.native_kwargs(driver._client)}
+        from gnocchi.common import redis as upstream_redis
+
+        from gnocchi_rs import redis_config
+
+        # The client upstream's driver builds from the same options
+        # (its own is private).
+        client, _ = upstream_redis.get_client(group_conf)
+        try:
+            connection = redis_config.native_kwargs(client)
+        finally:
+            client.close()
+        return lean_schema.Backend(kind, connection=connection, **extra)
     if kind == "ceph":
-        return {"kind": "ceph", "ceph": rs_ceph.ceph_options(group_conf)}
+        from gnocchi_rs.storage import ceph as rs_ceph
+        return lean_schema.Backend(kind, ceph=rs_ceph.ceph_options(group_conf),
+                                   **extra)
     return None
 
 
 def _logging_settings(conf):
     """Where this process logs (daiquiri's outputs, set up from the
-    configuration), for the lean worker to log to the same places."""
+    configuration), for the lean processes to log to the same places."""
     root = logging.getLogger()
-    settings = {"level": root.getEffectiveLevel(),
-                "gnocchi_level": logging.getLogger(
-                    "gnocchi").getEffectiveLevel(),
-                "stderr": False,
-                "syslog_facility": (conf.syslog_log_facility
-                                    if conf.use_syslog else None),
-                "journal": bool(conf.use_journal)}
+    log_file, stderr = None, False
     for handler in root.handlers:
         if getattr(handler, "baseFilename", None):
-            settings["file"] = handler.baseFilename
+            log_file = handler.baseFilename
         elif getattr(handler, "stream", None) in (sys.stderr, sys.stdout):
-            settings["stderr"] = True
-    return settings
+            stderr = True
+    return lean_schema.Logging(
+        level=root.getEffectiveLevel(),
+        gnocchi_level=logging.getLogger("gnocchi").getEffectiveLevel(),
+        file=log_file, stderr=stderr,
+        syslog_facility=(conf.syslog_log_facility if conf.use_syslog
+                         else None),
+        journal=bool(conf.use_journal))
 
 
 def lean_incoming_settings(incoming_driver, conf):
-    """The native backend of one of our incoming drivers, as plain
-    settings (None for another driver)."""
+    """The native backend of one of our incoming drivers
+    (``lean_schema.Backend``; None for another driver)."""
     from gnocchi_rs.incoming import ceph as in_ceph, file as in_file
     from gnocchi_rs.incoming import redis as in_redis
 
-    incoming = _backend_settings(
+    return _native_backend(
         incoming_driver, conf.incoming,
         (("file", in_file.FileStorage), ("redis", in_redis.RedisStorage),
-         ("ceph", in_ceph.CephStorage)))
-    if incoming is not None:
-        incoming["sacks"] = int(incoming_driver.NUM_SACKS)
-    return incoming
+         ("ceph", in_ceph.CephStorage)),
+        sacks=int(incoming_driver.NUM_SACKS))
+
+
+def _lean_storage_settings(storage_driver, conf):
+    from gnocchi_rs.storage import ceph as st_ceph, file as st_file
+    from gnocchi_rs.storage import redis as st_redis
+
+    if isinstance(storage_driver, st_file.FileStorage):
+        extra = {"subdir_len": int(storage_driver.SUBDIR_LEN)}
+    elif isinstance(storage_driver, st_redis.RedisStorage):
+        extra = {"prefix": bytes(storage_driver.STORAGE_PREFIX).decode(
+            "latin-1")}
+    else:
+        extra = {}
+    return _native_backend(
+        storage_driver, conf.storage,
+        (("file", st_file.FileStorage), ("redis", st_redis.RedisStorage),
+         ("ceph", st_ceph.CephStorage)), **extra)
 
 
 def lean_reporting_settings(conf, incoming_driver):
     """What ``gnocchi_rs.sack_worker``'s backlog reporter needs (any
-    indexer: it only reads the incoming backend); None for a driver that
-    is not ``rs-*``."""
+    indexer: it only reads the incoming backend), in its wire form; None
+    for a driver that is not ``rs-*``."""
     if os.environ.get("GNOCCHI_RS_LEAN_WORKER", "1") == "0":
         return None
     incoming = lean_incoming_settings(incoming_driver, conf)
     if incoming is None:
         return None
-    return {"role": "reporting", "parent_pid": os.getppid(),
-            "metric_reporting_delay": conf.metricd.metric_reporting_delay,
-            "incoming": incoming, "logging": _logging_settings(conf)}
+    return lean_schema.to_wire(lean_schema.Reporter(
+        parent_pid=os.getppid(),
+        metric_reporting_delay=conf.metricd.metric_reporting_delay,
+        incoming=incoming, logging=_logging_settings(conf)))
 
 
 def lean_worker_settings(conf, incoming_driver, storage_driver, worker_id=0):
     """What ``gnocchi_rs.sack_worker`` needs, resolved with upstream's
-    configuration and drivers; None when this setup needs the in-process
-    worker (an indexer other than PostgreSQL, a driver that is not
-    ``rs-*``)."""
+    configuration and drivers, in its wire form; None when this setup
+    needs the in-process worker (an indexer other than PostgreSQL, a
+    driver that is not ``rs-*``)."""
     from gnocchi_rs import incoming as rs_incoming
     from gnocchi_rs import storage as rs_storage
-    from gnocchi_rs.storage import ceph as st_ceph, file as st_file
-    from gnocchi_rs.storage import redis as st_redis
 
     if os.environ.get("GNOCCHI_RS_LEAN_WORKER", "1") == "0":
         return None
@@ -172,35 +185,26 @@ def lean_worker_settings(conf, incoming_driver, storage_driver, worker_id=0):
         return None
 
     incoming = lean_incoming_settings(incoming_driver, conf)
-    storage = _backend_settings(
-        storage_driver, conf.storage,
-        (("file", st_file.FileStorage), ("redis", st_redis.RedisStorage),
-         ("ceph", st_ceph.CephStorage)))
+    storage = _lean_storage_settings(storage_driver, conf)
     if incoming is None or storage is None:
         return None
-    if storage["kind"] == "file":
-        storage["subdir_len"] = int(storage_driver.SUBDIR_LEN)
-    elif storage["kind"] == "redis":
-        storage["prefix"] = bytes(storage_driver.STORAGE_PREFIX).decode(
-            "latin-1")
     config_args = []
     for path in conf.config_file or ():
         config_args += ["--config-file", path]
     for path in conf.config_dir or ():
         config_args += ["--config-dir", path]
-    return {
-        "worker_id": int(worker_id),
-        "parent_pid": os.getppid(),
-        "coordination_url": conf.coordination_url,
-        "indexer_url": conf.indexer.url,
-        "config_args": config_args,
-        "metric_processing_delay": conf.metricd.metric_processing_delay,
-        "processing_replicas": conf.metricd.processing_replicas,
-        "greedy": bool(conf.metricd.greedy),
-        "incoming": incoming,
-        "storage": storage,
-        "logging": _logging_settings(conf),
-    }
+    return lean_schema.to_wire(lean_schema.Worker(
+        worker_id=int(worker_id),
+        parent_pid=os.getppid(),
+        coordination_url=conf.coordination_url,
+        indexer_url=conf.indexer.url,
+        config_args=tuple(config_args),
+        metric_processing_delay=conf.metricd.metric_processing_delay,
+        processing_replicas=conf.metricd.processing_replicas,
+        greedy=bool(conf.metricd.greedy),
+        incoming=incoming,
+        storage=storage,
+        logging=_logging_settings(conf)))
 
 
 def exec_lean_worker(settings):
@@ -219,27 +223,47 @@ def exec_lean_worker(settings):
                               "--settings-fd", str(read_end)])
 
 
-def become_lean(service, settings):
-    """Replaces a forked metricd service with its lean process when
-    ``settings()`` gives its settings; returns (and the service runs in
-    this process) when it gives None or anything fails."""
-    resolved = None
-    try:
-        resolved = settings()
-    except Exception:
-        LOG.warning("Cannot start the lean %s process; running it in this "
-                    "one", service.name, exc_info=True)
-    # A stop asked for while the settings were resolved must not be lost in
-    # the exec: cotyledon has taken it already.
-    if resolved is not None and not service._shutdown.is_set():
+class LeanCapableService:
+    """A metricd service (upstream's ``MetricProcessBase``) that replaces
+    its forked process with its lean one when ``lean_settings()`` gives
+    settings, and runs in this process when it gives None or anything
+    fails. ``stop_asked`` is set as soon as cotyledon asks it to stop."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stop_asked = threading.Event()
+
+    def lean_settings(self):
+        raise NotImplementedError
+
+    def terminate(self):
+        # Before upstream's terminate, which waits for the run loop.
+        self.stop_asked.set()
+        super().terminate()
+
+    def run(self):
+        self._become_lean()
+        super().run()
+
+    def _become_lean(self):
+        resolved = None
         try:
-            exec_lean_worker(resolved)
-        except OSError:
+            resolved = self.lean_settings()
+        except Exception:
             LOG.warning("Cannot start the lean %s process; running it in "
-                        "this one", service.name, exc_info=True)
+                        "this one", self.name, exc_info=True)
+        # A stop asked for while the settings were resolved must not be
+        # lost in the exec: cotyledon has taken it already.
+        if resolved is not None and not self.stop_asked.is_set():
+            try:
+                exec_lean_worker(resolved)
+            except OSError:
+                LOG.warning("Cannot start the lean %s process; running it "
+                            "in this one", self.name, exc_info=True)
 
 
-class ProcessingWorker(upstream_metricd.MetricProcessBase):
+class ProcessingWorker(LeanCapableService,
+                       upstream_metricd.MetricProcessBase):
     """A metricd processing worker (upstream's run loop, shutdown and
     coordinator set-up; our sack assignment and sack processing)."""
 
@@ -249,14 +273,11 @@ class ProcessingWorker(upstream_metricd.MetricProcessBase):
         super().__init__(worker_id, conf,
                          conf.metricd.metric_processing_delay)
 
-    def run(self):
-        def settings():
-            from gnocchi import incoming, storage
-            return lean_worker_settings(
-                self.conf, incoming.get_driver(self.conf),
-                storage.get_driver(self.conf), self.worker_id)
-        become_lean(self, settings)
-        super().run()
+    def lean_settings(self):
+        from gnocchi import incoming, storage
+        return lean_worker_settings(
+            self.conf, incoming.get_driver(self.conf),
+            storage.get_driver(self.conf), self.worker_id)
 
     def _configure(self):
         super()._configure()
@@ -268,7 +289,7 @@ class ProcessingWorker(upstream_metricd.MetricProcessBase):
             self.conf.metricd.metric_processing_delay)
         self.passes = sack_sharing.SackPasses(
             self.coord, self.assignment,
-            self.conf.metricd.metric_processing_delay, self._shutdown)
+            self.conf.metricd.metric_processing_delay, self.stop_asked)
         self.passes.join()
         if self.conf.metricd.greedy:
             listener = threading.Thread(target=self._listen_for_new_measures,
@@ -287,7 +308,7 @@ class ProcessingWorker(upstream_metricd.MetricProcessBase):
                 LOG.info("Incoming driver does not notify new measures: "
                          "scanning sacks every %ds",
                          self.conf.metricd.metric_processing_delay)
-                self._shutdown.wait()
+                self.stop_asked.wait()
 
         self.passes.listen(notifications, self.wakeup)
 
@@ -306,17 +327,15 @@ class ProcessingWorker(upstream_metricd.MetricProcessBase):
         self.passes.publish_statistics(self.store.statistics)
 
 
-class ReportingWorker(upstream_metricd.MetricReporting):
+class ReportingWorker(LeanCapableService,
+                      upstream_metricd.MetricReporting):
     """Upstream's backlog report, run by the lean process when the incoming
     driver is ours (it needs nothing else)."""
 
-    def run(self):
-        def settings():
-            from gnocchi import incoming
-            return lean_reporting_settings(self.conf,
-                                           incoming.get_driver(self.conf))
-        become_lean(self, settings)
-        super().run()
+    def lean_settings(self):
+        from gnocchi import incoming
+        return lean_reporting_settings(self.conf,
+                                       incoming.get_driver(self.conf))
 
 
 class MetricdServiceManager(cotyledon.ServiceManager):

@@ -45,13 +45,79 @@ def still_owned(lock):
         return True
 
 
+def process_sack(coord, sack, read, process, already_locked,
+                 blocking=False, before_reading=None) -> int:
+    """Processes a sack's new measures under its lock and returns what
+    ``process(measures)`` returns (0 for a sack without measures).
+
+    ``read(sack)`` is a context manager that gives the measures and
+    deletes them when its block exits without an exception: they are
+    deleted once processed, and only while the lock is still ours
+    (at-least-once). Raises ``already_locked(sack)`` when another worker
+    holds the sack, ``LostSackLock`` when the lock was lost meanwhile."""
+    lock = coord.get_lock(sack_lock_name(sack))
+    if not lock.acquire(blocking=blocking):
+        raise already_locked(sack)
+    try:
+        if before_reading is not None:
+            before_reading(sack)
+        with read(sack) as measures:
+            if not measures:
+                return 0
+            processed = process(measures)
+            # A lock whose lease expired (lost heartbeat) may be held by
+            # another worker now: keep the measures (they are processed
+            # again, harmlessly) rather than delete what it may be
+            # reading too.
+            if not still_owned(lock):
+                raise LostSackLock(sack)
+            return processed
+    finally:
+        lock.release()
+
+
+def coordinator_member_id(coord) -> bytes:
+    """The member id a tooz coordinator was created with. tooz keeps it
+    private (its own partitioner reads it the same way): pyproject.toml
+    bounds tooz's version and tests/test_metricd.py checks its meaning."""
+    return hashring.as_bytes(coord._member_id)
+
+
+class Sack:
+    """Upstream's ``incoming.Sack`` without upstream: its string is its
+    name, which names its lock and places it on the hash ring."""
+
+    __slots__ = ("number", "total", "name")
+
+    def __init__(self, number, total):
+        self.number, self.total = number, total
+        self.name = "incoming%d-%d" % (total, number)
+
+    def __str__(self):
+        return self.name
+
+    def __repr__(self):
+        return "<Sack %s>" % self.name
+
+    def __eq__(self, other):
+        return isinstance(other, Sack) and other.name == self.name
+
+    def __hash__(self):
+        return hash(self.name)
+
+    @classmethod
+    def all(cls, total):
+        """Every sack of a backend of ``total`` sacks."""
+        return [cls(number, total) for number in range(total)]
+
+
 class SackAssignment:
     """The sacks a worker owns on the group's hash ring, refreshed at most
     once per ``ttl`` seconds (upstream caches them as long)."""
 
     def __init__(self, coord, all_sacks, replicas, ttl):
         self.coord = coord
-        self.member_id = hashring.as_bytes(coord._member_id)
+        self.member_id = coordinator_member_id(coord)
         self.all_sacks = all_sacks
         self.replicas = replicas
         self.ttl = ttl
@@ -219,5 +285,6 @@ class SackPasses:
             LOG.warning("Unable to publish worker statistics: %s", e)
 
 
-__all__ = ["GROUP_ID", "LostSackLock", "SackAssignment", "SackPasses",
+__all__ = ["GROUP_ID", "LostSackLock", "Sack", "SackAssignment",
+           "SackPasses", "coordinator_member_id", "process_sack",
            "sack_lock_name", "still_owned"]

@@ -1,0 +1,181 @@
+"""The indexer statements of a lean processing worker, on PostgreSQL
+through psycopg2: one lookup per sack and one transaction for the updates
+that follow processing, with the effects of upstream's
+``update_last_measure_timestamp``, ``update_needs_raw_data_truncation``
+and of its resource revival (which ``revive`` makes)."""
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+
+from gnocchi_rs import batch_outcomes
+
+LOG = logging.getLogger("gnocchi.rs.metricd")
+
+
+def _item_ns(item):
+    """(granularity, timespan) in ns of a stored definition item, as
+    upstream's ``ArchivePolicyItem(**item)`` computes them."""
+    granularity = int(item["granularity"] * 10e8)
+    points, timespan = item.get("points"), item.get("timespan")
+    if points is not None:
+        return granularity, granularity * int(points)
+    if timespan is None:
+        return granularity, None
+    points = int(int(timespan * 10e8) / granularity)
+    return granularity, granularity * points
+
+
+def policy_spec(back_window, definition, methods):
+    """The native policy tuple of a stored archive policy (its methods
+    exactly as stored, as upstream's indexer hands them out)."""
+    items = sorted((_item_ns(d) for d in definition or ()),
+                   key=lambda gt: gt[0])
+    methods = sorted(methods or ())
+    aggregations = [(m, g, ts) for g, ts in items for m in methods]
+    if any(m.startswith("rate:") for m in methods):
+        # One more block so that the first rate of a block has a
+        # predecessor (upstream does the same).
+        back_window += 1
+    block_size = items[-1][0] if items else None
+    return aggregations, methods, block_size, back_window
+
+
+class LeanMetric:
+    __slots__ = ("id", "resource_id", "needs_raw_data_truncation", "policy")
+
+    def __init__(self, metric_id, resource_id, needs_truncation, policy):
+        self.id = metric_id
+        self.resource_id = resource_id
+        self.needs_raw_data_truncation = needs_truncation
+        self.policy = policy
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+def libpq_url(url):
+    """A SQLAlchemy PostgreSQL URL as libpq reads it."""
+    scheme, sep, rest = url.partition("://")
+    return scheme.partition("+")[0] + sep + rest
+
+
+class PostgresIndex:
+    """The indexer statements of a processing worker, on PostgreSQL."""
+
+    LOOKUP = (
+        "SELECT m.id::text, m.resource_id::text, "
+        "m.needs_raw_data_truncation, p.back_window, p.definition, "
+        "p.aggregation_methods "
+        "FROM metric AS m JOIN archive_policy AS p "
+        "ON m.archive_policy_name = p.name "
+        "WHERE m.id = ANY(%s::uuid[]) AND m.status = 'active'")
+    UPDATE = (
+        "UPDATE metric SET last_measure_timestamp = %s, "
+        "needs_raw_data_truncation = CASE WHEN id = ANY(%s::uuid[]) "
+        "THEN false ELSE needs_raw_data_truncation END "
+        "WHERE id = ANY(%s::uuid[])")
+    ENDED = (
+        "SELECT id::text, type, ended_at FROM resource "
+        "WHERE id = ANY(%s::uuid[]) AND ended_at IS NOT NULL")
+
+    def __init__(self, url):
+        self.url = libpq_url(url)
+        self._connection = None
+
+    def _cursor(self):
+        import psycopg2
+        if self._connection is None or self._connection.closed:
+            # A partitioned network must not hang a worker that holds a
+            # sack's lock: keepalives end a dead connection.
+            self._connection = psycopg2.connect(
+                self.url, connect_timeout=30, keepalives=1,
+                keepalives_idle=60, keepalives_interval=10,
+                keepalives_count=3)
+            self._connection.autocommit = True
+        return self._connection.cursor()
+
+    def _run(self, work):
+        """Runs ``work(cursor)``; a broken connection is dropped (the next
+        call reconnects) and the error raised, so that the sack is
+        processed again on the next pass."""
+        import psycopg2
+        try:
+            with self._cursor() as cursor:
+                return work(cursor)
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            self.close()
+            raise
+
+    def close(self):
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            finally:
+                self._connection = None
+
+    def active_metrics(self, metric_ids):
+        """The active metrics among ``metric_ids`` (uuid strings) and the
+        native policy tuples they point into."""
+        rows = self._run(lambda c: (c.execute(self.LOOKUP, (metric_ids,)),
+                                    c.fetchall())[1])
+        policies, index_of, metrics = [], {}, []
+        for (metric_id, resource_id, needs_truncation, back_window,
+             definition, methods) in rows:
+            spec = policy_spec(back_window, _json(definition), _json(methods))
+            key = repr(spec)
+            if key not in index_of:
+                index_of[key] = len(policies)
+                policies.append(spec)
+            metrics.append(LeanMetric(metric_id, resource_id,
+                                      needs_truncation, index_of[key]))
+        return metrics, policies
+
+    def update_after_processing(self, newest_by_metric):
+        """``newest_by_metric``: {LeanMetric: newest new measure, ns}.
+        Returns the ended resources that one of these measures postdates:
+        ``[(resource id, type, ended_at, newest)]``; the others are logged
+        as upstream logs them."""
+        if not newest_by_metric:
+            return []
+        ids = [m.id for m in newest_by_metric]
+        truncated = [m.id for m in newest_by_metric
+                     if m.needs_raw_data_truncation]
+        newest_by_resource = batch_outcomes.newest_by_resource(
+            newest_by_metric)
+        now = datetime.datetime.now(datetime.timezone.utc).replace(
+            tzinfo=None)
+
+        def work(cursor):
+            cursor.execute("BEGIN")
+            try:
+                cursor.execute(self.UPDATE, (now, truncated, ids))
+                ended = []
+                if newest_by_resource:
+                    cursor.execute(self.ENDED, (list(newest_by_resource),))
+                    ended = cursor.fetchall()
+                cursor.execute("COMMIT")
+            except BaseException:
+                if not cursor.connection.closed:
+                    cursor.execute("ROLLBACK")
+                raise
+            return ended
+
+        to_revive = []
+        for resource_id, resource_type, ended_at in self._run(work):
+            newest = (datetime.datetime(1970, 1, 1)
+                      + datetime.timedelta(
+                          microseconds=newest_by_resource[resource_id]
+                          // 1000))
+            if ended_at > newest:
+                LOG.info("Resource [%s] ended at [%s], after the newest new "
+                         "measure [%s]: not restoring it.",
+                         resource_id, ended_at, newest)
+            else:
+                LOG.info("Resource [%s] ended at [%s] but received a measure "
+                         "at [%s]: restoring it.", resource_id, ended_at,
+                         newest)
+                to_revive.append((resource_id, resource_type))
+        return to_revive
