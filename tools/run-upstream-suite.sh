@@ -51,6 +51,9 @@ die() { log "error: $*"; exit 2; }
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 SERVICES="$REPO/tools/services.sh"
+# The Python this script runs (group creation, the ceph stand-in, the
+# driver-alias hook, the result summary).
+SUITE_PY="$REPO/tools/upstream_suite"
 
 VENV=$REPO/.venv-test
 STORAGE_DRIVER=""
@@ -193,14 +196,8 @@ if [ "$INDEXER" = sqlite ]; then
     # run no metricd that would create it, and the file driver (unlike
     # PostgreSQL's, which has no groups) raises GroupNotCreated: a 500.
     # Create it, empty, as a metricd that ran once would have.
-    vpy - "$OS_DEFAULT__COORDINATION_URL" <<'EOF' || die "could not create metricd's tooz group"
-import sys
-from tooz import coordination
-coord = coordination.get_coordinator(sys.argv[1], b"run-upstream-suite")
-coord.start()
-coord.create_group(b"gnocchi-processing").get()
-coord.stop()
-EOF
+    vpy "$SUITE_PY/create_metricd_group.py" "$OS_DEFAULT__COORDINATION_URL" ||
+        die "could not create metricd's tooz group"
 else
     # pifpaf's URL shape, no user in it: test_indexer.test_str expects the
     # host part to be "localhost" (the real socket dir is the host=
@@ -222,33 +219,7 @@ if [[ " ${NEED[*]} " == *" ceph "* ]]; then
     # commands over one librados connection (~0.1 s) and hands anything else
     # to the real CLI.
     mkdir -p "$WORKDIR/bin"
-    cat >"$WORKDIR/bin/ceph" <<'EOF'
-#!/usr/bin/python3
-# Written by tools/run-upstream-suite.sh: fast pool commands for the harness.
-import json, os, sys
-args = sys.argv[1:]
-conf = os.environ.get("CEPH_CONF")
-if len(args) >= 2 and args[0] == "-c":
-    conf, args = args[1], args[2:]
-cmd = None
-if args[:3] == ["osd", "pool", "create"] and len(args) >= 4:
-    cmd = {"prefix": "osd pool create", "pool": args[3]}
-    if len(args) >= 6 and args[4].isdigit() and args[5].isdigit():
-        cmd.update(pg_num=int(args[4]), pgp_num=int(args[5]))
-elif args[:4] == ["osd", "pool", "application", "enable"] and len(args) >= 6:
-    cmd = {"prefix": "osd pool application enable", "pool": args[4], "app": args[5]}
-elif args[:3] == ["osd", "pool", "delete"] and len(args) >= 5:
-    cmd = {"prefix": "osd pool delete", "pool": args[3], "pool2": args[4],
-           "yes_i_really_really_mean_it": True}
-if cmd is None:
-    os.execv("/usr/bin/ceph", ["/usr/bin/ceph"] + sys.argv[1:])
-import rados
-with rados.Rados(conffile=conf) as cluster:
-    ret, out, err = cluster.mon_command(json.dumps(cmd), b"", timeout=60)
-if ret:
-    sys.stderr.write("ceph: %s: %s\n" % (cmd["prefix"], err))
-sys.exit(1 if ret else 0)
-EOF
+    cp "$SUITE_PY/ceph_standin.py" "$WORKDIR/bin/ceph"
     chmod +x "$WORKDIR/bin/ceph"
 fi
 CEPH_ALIASED=0
@@ -270,82 +241,11 @@ fi
 
 # ------------------------------------------------------------ driver alias hook
 if [ -n "$ALIAS" ]; then
-    cat >"$PYLIB/sitecustomize.py" <<'EOF'
-# Written by tools/run-upstream-suite.sh for one test run.
-# Upstream's harness only sets up per-test isolation (temp dirs, pools, key
-# prefixes) for the driver names it knows. GNOCCHI_TEST_DRIVER_ALIAS keeps
-# those names in the configuration but makes gnocchi.utils.get_driver_class
-# (used by both gnocchi.storage.get_driver and gnocchi.incoming.get_driver)
-# load another entry point. gnocchi is NOT imported here: the wrapper is
-# installed right after gnocchi.utils is first imported, by a meta-path hook.
-import importlib.machinery
-import os
-import sys
-
-
-def _parse(spec):
-    table = {}
-    for item in spec.split(","):
-        if "=" not in item:
-            continue
-        src, dst = (part.strip() for part in item.split("=", 1))
-        if ":" in src:                       # storage:file=X / incoming:file=Y
-            group, src = src.split(":", 1)
-            table[("gnocchi." + group, src)] = dst
-        else:
-            table[("gnocchi.storage", src)] = dst
-            table[("gnocchi.incoming", src)] = dst
-    return table
-
-
-_ALIASES = _parse(os.environ.get("GNOCCHI_TEST_DRIVER_ALIAS", ""))
-
-
-def _wrap(utils):
-    original = utils.get_driver_class
-
-    def get_driver_class(namespace, conf):
-        target = _ALIASES.get((namespace, conf.driver))
-        if target is None:
-            return original(namespace, conf)
-        from stevedore import driver
-        return driver.DriverManager(namespace, target).driver
-
-    utils.get_driver_class = get_driver_class
-
-
-class _Hook:
-    @staticmethod
-    def find_spec(fullname, path, target=None):
-        if fullname != "gnocchi.utils":
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is None or spec.loader is None:
-            return spec
-        exec_module = spec.loader.exec_module
-
-        def exec_and_wrap(module):
-            exec_module(module)
-            _wrap(module)
-
-        spec.loader.exec_module = exec_and_wrap
-        return spec
-
-
-if _ALIASES:
-    sys.meta_path.insert(0, _Hook())
-EOF
+    cp "$SUITE_PY/driver_alias_sitecustomize.py" "$PYLIB/sitecustomize.py"
     export GNOCCHI_TEST_DRIVER_ALIAS=$ALIAS
     # Fail now, not 1000 times: every aliased entry point must load.
-    PYTHONPATH=$PYLIB vpy - "$ALIAS" <<'EOF' || die "an aliased driver entry point does not load"
-import sys
-from stevedore import driver
-for item in sys.argv[1].split(","):
-    src, dst = (p.strip() for p in item.split("=", 1))
-    groups = [src.split(":", 1)[0]] if ":" in src else ["storage", "incoming"]
-    for g in groups:
-        driver.DriverManager("gnocchi." + g, dst)
-EOF
+    PYTHONPATH=$PYLIB vpy "$SUITE_PY/check_aliases.py" "$ALIAS" ||
+        die "an aliased driver entry point does not load"
 fi
 export PYTHONPATH=$PYLIB${PYTHONPATH:+:$PYTHONPATH}
 
@@ -409,55 +309,8 @@ WALL=$(( $(date +%s) - T0 ))
 # Count unique test ids from the subunit stream. gabbi emits two records for
 # each of its 2 xfail tests; an id fails if any of its records failed.
 # Selected ids with no record at all count as failed too ("NOT RUN").
-SUMMARY=$(cd "$WORKDIR" && "$PY" -m stestr last --subunit 2>/dev/null | "$PY" -c '
-import collections, sys
-import subunit, testtools
-
-with open(sys.argv[1]) as f:
-    expected = {line.strip() for line in f if line.strip() and " " not in line.strip()}
-
-records = collections.defaultdict(list)
-def on_test(test):
-    records[test["id"]].append(test["status"])
-result = testtools.StreamToDict(on_test)
-result.startTestRun()
-subunit.ByteStreamToStreamResult(sys.stdin.buffer, non_subunit_name="stdout").run(result)
-result.stopTestRun()
-
-total = collections.Counter()
-per_suite = collections.defaultdict(collections.Counter)
-failed = []
-for tid, statuses in sorted(records.items()):
-    if any(s not in ("success", "xfail", "skip") for s in statuses):
-        kind = "failed"   # fail, uxsuccess, or never finished (worker died)
-        failed.append("FAILED %s (%s)" % (tid, ",".join(statuses)))
-    elif any(s in ("success", "xfail") for s in statuses):
-        kind = "passed"
-    else:
-        kind = "skipped"
-    suite = "gabbi" if tid.startswith("gabbi.") else "unit"
-    per_suite[suite][kind] += 1
-    total[kind] += 1
-    if "xfail" in statuses:
-        per_suite[suite]["xfail"] += 1
-not_run = sorted(expected - set(records))
-for tid in not_run:
-    failed.append("NOT RUN %s" % tid)
-    suite = "gabbi" if tid.startswith("gabbi.") else "unit"
-    per_suite[suite]["failed"] += 1
-    total["failed"] += 1
-for line in failed[:200]:
-    print(line)
-if len(failed) > 200:
-    print("... and %d more" % (len(failed) - 200))
-if not_run:
-    print("%d selected tests never ran (a test worker crashed?)" % len(not_run))
-for suite in sorted(per_suite):
-    c = per_suite[suite]
-    print("%s: %d passed (%d expected failures), %d failed, %d skipped"
-          % (suite, c["passed"], c["xfail"], c["failed"], c["skipped"]))
-print("%d passed, %d failed, %d skipped" % (total["passed"], total["failed"], total["skipped"]))
-' "$EXPECTED") || true
+SUMMARY=$(cd "$WORKDIR" && "$PY" -m stestr last --subunit 2>/dev/null |
+    "$PY" "$SUITE_PY/summarize_subunit.py" "$EXPECTED") || true
 if [ -z "$SUMMARY" ]; then
     SUMMARY="0 passed, 0 failed, 0 skipped"
 fi
