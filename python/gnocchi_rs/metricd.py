@@ -9,8 +9,14 @@ delete the measures it read.
 It cooperates with upstream's ``gnocchi-metricd`` on the same data: the
 workers join upstream's tooz group, share the sacks out on the same hash
 ring (``gnocchi_rs.hashring``) and take upstream's sack locks, so both
-kinds of workers can run side by side. The janitor and the backlog report
-are upstream's services, which already go through our drivers.
+kinds of workers can run side by side. The janitor is upstream's service,
+which already goes through our drivers.
+
+Where the setup allows it (PostgreSQL, ``rs-*`` drivers), a processing
+worker and the backlog report replace their forked process with a lean one
+(``gnocchi_rs.sack_worker``), sending it ``sack_worker.settings``. Both
+kinds of processing workers go through one sack sequence,
+``gnocchi_rs.sacks.process_sack``.
 """
 from __future__ import annotations
 
