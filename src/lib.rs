@@ -4,11 +4,12 @@
 //! Python; `archive_policy` resolves policies; `py` (behind the `python`
 //! feature) is the thin PyO3 binding that maturin builds.
 
+pub mod api;
 pub mod archive_policy;
 pub mod carbonara;
 pub mod error;
 pub mod incoming;
-pub mod process;
+pub mod pipeline;
 pub mod rados;
 pub mod redis_client;
 pub mod storage;
@@ -18,7 +19,3 @@ pub mod task_size;
 mod py;
 
 pub use error::{Error, Result};
-/// The old name of `task_size`, until `process.rs` and `storage/mod.rs`
-/// (other owners' files) import the constant from there.
-#[doc(hidden)]
-pub use task_size as parallel;

@@ -72,11 +72,12 @@ def test_policy_spec_is_the_drivers(policy):
         sorted(policy.aggregation_methods)))
     lean = sack_worker.policy_spec(policy.back_window, stored_definition,
                                    stored_methods)
-    aggregations, methods, block_size, back_window = rs_storage._policy_tuple(
-        policy)
-    assert sorted(lean[0]) == sorted(aggregations)
-    assert lean[1] == sorted(methods)
-    assert lean[2:] == (block_size, back_window)
+    driver = rs_storage._policy_spec(policy)
+    assert lean.aggregations and sorted(lean.aggregations) == sorted(
+        driver.aggregations)
+    assert lean.methods == sorted(driver.methods)
+    assert (lean.block_size, lean.back_window) == (driver.block_size,
+                                                   driver.back_window)
 
 
 def _conf(url, basepath, coordination_url=None):

@@ -24,7 +24,7 @@ use gnocchi_rs::carbonara::split::{parse_key_str, parse_sampling_str, split_rang
 use gnocchi_rs::carbonara::timestamp::Calendar;
 use gnocchi_rs::carbonara::timestamp::floor_ts;
 use gnocchi_rs::carbonara::{codec, lz4, Granularity, Grouping, Method, Point, SplitKey, POINTS_PER_SPLIT};
-use gnocchi_rs::process::{process_batch, MetricMeasures, PolicySpec};
+use gnocchi_rs::pipeline::{process_batch, MetricMeasures, PolicySpec};
 use gnocchi_rs::storage::memory::{MemoryStore, StoredMetric};
 use gnocchi_rs::storage::{read_aggregates, split_field, AggregateRead, MetricId};
 use serde_json::Value;

@@ -13,31 +13,33 @@ TIMED_STEPS = ("raw measures fetch", "aggregated measures compute",
                "splits delete", "splits update", "raw measures store")
 
 
-def account(statistics, metrics, outcomes, timings):
-    """Counts the batch into ``statistics`` (a Counter), logs corrupt data
-    and dropped measures as upstream does, and returns ``{metric: newest
-    new measure, ns}`` for the metrics whose measures were stored."""
+def account(statistics, metrics, result):
+    """Counts a processed batch (a native ``BatchResult``, one outcome per
+    metric of ``metrics``) into ``statistics`` (a Counter), logs corrupt
+    data and dropped measures as upstream does, and returns ``{metric:
+    newest new measure, ns}`` for the metrics whose measures were stored."""
+    outcomes, timings = result.outcomes, result.timings
     statistics["raw measures fetch"] += len(metrics)
-    statistics["processed measures"] += sum(o[0] for o in outcomes)
+    statistics["processed measures"] += sum(o.measures for o in outcomes)
     for name in TIMED_STEPS:
         statistics[name + " time"] += timings[name]
     for name in ("splits delete", "splits update", "raw measures store"):
         statistics[name] += len(metrics)
     newest = {}
-    for metric, (count, last, raw_corrupt, corrupt_splits, error) in zip(
-            metrics, outcomes):
-        if raw_corrupt:
+    for metric, outcome in zip(metrics, outcomes):
+        if outcome.raw_corrupt:
             LOG.error("Data corruption detected for %s unaggregated "
                       "timeserie, creating a new one", metric.id)
-        if corrupt_splits:
+        if outcome.corrupt_splits:
             LOG.error("Data corruption detected for %s: %d aggregated "
                       "splits could not be read and were rewritten",
-                      metric.id, corrupt_splits)
-        if error:
+                      metric.id, outcome.corrupt_splits)
+        if outcome.error:
             LOG.error("Unable to process the %d measures of metric %s, "
-                      "dropping them: %s", count, metric.id, error)
-        if count and not error:
-            newest[metric] = last
+                      "dropping them: %s", outcome.measures, metric.id,
+                      outcome.error)
+        if outcome.measures and not outcome.error:
+            newest[metric] = outcome.newest
     return newest
 
 

@@ -17,6 +17,10 @@ import numpy
 from gnocchi import carbonara as _upstream
 
 from gnocchi_rs import _native
+from gnocchi_rs import records
+from gnocchi_rs.records import ns as _ns
+from gnocchi_rs.records import to_records as _records
+from gnocchi_rs.records import to_series as _series
 
 BeforeEpochError = _upstream.BeforeEpochError
 UnknownAggregationMethod = _upstream.UnknownAggregationMethod
@@ -27,55 +31,9 @@ UNIX_UNIVERSAL_START64 = numpy.datetime64("1970", "ns")
 ONE_SECOND = numpy.timedelta64(1, "s")
 
 TIMESERIES_ARRAY_DTYPE = [("timestamps", "<datetime64[ns]"), ("values", "<d")]
-_SERIES_DTYPE = numpy.dtype(TIMESERIES_ARRAY_DTYPE)
+_SERIES_DTYPE = records.SERIES_DTYPE
 
 CALENDAR_GROUPINGS = frozenset(("Y", "H", "Q", "M", "W"))
-
-
-_NS_DTYPES = (numpy.dtype("<M8[ns]"), numpy.dtype("<m8[ns]"))
-_INT64 = numpy.dtype("<i8")
-_NAT_NS = numpy.iinfo(numpy.int64).min
-
-
-# Granularities are few and converted on every split: remembered.
-_GRANULARITY_NS = {}
-
-
-def _ns(value):
-    """int64 nanoseconds of a datetime64 or timedelta64 scalar."""
-    if not isinstance(value, (numpy.datetime64, numpy.timedelta64)):
-        raise TypeError("expected a numpy datetime64 or timedelta64, got %r"
-                        % (value,))
-    # The common case, already in ns: ``item()`` gives the count itself
-    # (None for NaT), several times faster than converting.
-    if value.dtype in _NS_DTYPES:
-        count = value.item()
-        return _NAT_NS if count is None else count
-    if isinstance(value, numpy.timedelta64):
-        try:
-            count = _GRANULARITY_NS.get(value)
-        except ValueError:
-            # numpy cannot hash a timedelta64 without a unit.
-            return int(value.astype("timedelta64[ns]").astype(numpy.int64))
-        if count is None:
-            if len(_GRANULARITY_NS) > 1024:
-                _GRANULARITY_NS.clear()
-            count = _GRANULARITY_NS[value] = int(
-                value.astype("timedelta64[ns]").astype(numpy.int64))
-        return count
-    return int(value.astype("datetime64[ns]").astype(numpy.int64))
-
-
-def _records(ts):
-    """The int64 view of a series that the native layer reads in place."""
-    if ts.dtype != _SERIES_DTYPE:
-        ts = make_timeseries(ts["timestamps"], ts["values"])
-    return numpy.ascontiguousarray(ts).view(_INT64)
-
-
-def _series(words):
-    """A structured series over int64 words returned by the native layer."""
-    return words.view(_SERIES_DTYPE)
 
 
 def datetime64_to_epoch(dt):
@@ -95,13 +53,7 @@ def round_timestamp(ts, freq):
 
 def make_timeseries(timestamps, values):
     """Return a numpy structured array holding a series."""
-    length = len(timestamps)
-    if length != len(values):
-        raise ValueError("Timestamps and values must have the same length")
-    arr = numpy.zeros(length, dtype=_SERIES_DTYPE)
-    arr["timestamps"] = timestamps
-    arr["values"] = values
-    return arr
+    return records.as_series(timestamps, values)
 
 
 def combine_timeseries(ts1, ts2):

@@ -142,10 +142,26 @@ impl Grouping {
     /// Stored formats count from the epoch, so a series starting before it
     /// cannot be grouped (`BeforeEpochError`).
     pub fn new(points: &[Point], granularity: Granularity, start: Option<i64>) -> Result<Grouping> {
+        let (derive_from, begin) = Self::window(points, granularity, start)?;
+        let owned = points[derive_from..].to_vec();
+        Self::from_owned(owned, begin - derive_from, granularity, start)
+    }
+
+    /// `new` over points the caller already owns, without copying them
+    /// again.
+    pub fn from_vec(mut points: Vec<Point>, granularity: Granularity, start: Option<i64>) -> Result<Grouping> {
+        let (derive_from, begin) = Self::window(&points, granularity, start)?;
+        points.drain(..derive_from);
+        Self::from_owned(points, begin - derive_from, granularity, start)
+    }
+
+    /// Where the points a grouping keeps begin (one bucket before `start`,
+    /// for `derived`) and where its buckets begin.
+    fn window(points: &[Point], granularity: Granularity, start: Option<i64>) -> Result<(usize, usize)> {
         if let Some(first) = points.first().filter(|p| p.ts < 0) {
             return Err(Error::BeforeEpoch(first.ts));
         }
-        let (derive_from, begin) = match start {
+        Ok(match start {
             None => (0, 0),
             Some(start) => {
                 let begin = search_left(points, start);
@@ -155,9 +171,7 @@ impl Grouping {
                 };
                 (derive_from, begin)
             }
-        };
-        let owned = points[derive_from..].to_vec();
-        Self::from_owned(owned, begin - derive_from, granularity, start)
+        })
     }
 
     fn from_owned(

@@ -1,7 +1,7 @@
 //! Bindings of `crate::carbonara` used by `gnocchi_rs.carbonara`.
 
 use super::errors::IntoPyResult;
-use super::records::{as_points, run, to_array};
+use super::records::{as_points, as_words, detach_if_large, to_array, with_input, with_inputs, with_owned_input};
 use crate::carbonara::aggregate::{aggregate, reduce, Method, Reducer};
 use crate::carbonara::group::{Granularity, Grouping};
 use crate::carbonara::timestamp::{floor_ts, Calendar};
@@ -18,8 +18,8 @@ fn round_timestamps<'py>(
     timestamps: PyReadonlyArray1<'py, i64>,
     freq_ns: i64,
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-    let ts = timestamps.as_array();
-    let rounded: Vec<i64> = run(py, ts.len(), || ts.iter().map(|&t| floor_ts(t, freq_ns)).collect());
+    let rounded: Vec<i64> =
+        with_input(py, as_words(&timestamps)?, |ts| ts.iter().map(|&t| floor_ts(t, freq_ns)).collect());
     Ok(PyArray1::from_vec(py, rounded))
 }
 
@@ -30,32 +30,29 @@ fn combine<'py>(
     preferred: PyReadonlyArray1<'py, i64>,
     other: PyReadonlyArray1<'py, i64>,
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-    let (a, b) = (as_points(&preferred)?, as_points(&other)?);
-    Ok(to_array(py, run(py, a.len() + b.len(), || series::combine(a, b))))
+    let combined = with_inputs(py, as_points(&preferred)?, as_points(&other)?, series::combine);
+    Ok(to_array(py, combined))
 }
 
 /// Sorts new measures as metricd does (timestamp, then value, NaN last).
 #[pyfunction]
 fn sort_measures<'py>(py: Python<'py>, records: PyReadonlyArray1<'py, i64>) -> PyResult<Bound<'py, PyArray1<i64>>> {
-    let points = as_points(&records)?;
-    let sorted = run(py, points.len(), || {
-        let mut v = points.to_vec();
-        series::sort_measures(&mut v);
-        v
+    let sorted = with_owned_input(py, as_points(&records)?, |mut points| {
+        series::sort_measures(&mut points);
+        points
     });
     Ok(to_array(py, sorted))
 }
 
 #[pyfunction]
 fn serialize_bound<'py>(py: Python<'py>, records: PyReadonlyArray1<'py, i64>) -> PyResult<Bound<'py, PyBytes>> {
-    let points = as_points(&records)?;
-    let blob = run(py, points.len(), || codec::serialize_bound(points)).into_py_result(py)?;
+    let blob = with_input(py, as_points(&records)?, codec::serialize_bound).into_py_result(py)?;
     Ok(PyBytes::new(py, &blob))
 }
 
 #[pyfunction]
 fn unserialize_bound<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyArray1<i64>>> {
-    let points = run(py, data.len(), || codec::unserialize_bound(data)).into_py_result(py)?;
+    let points = detach_if_large(py, data.len(), || codec::unserialize_bound(data)).into_py_result(py)?;
     Ok(to_array(py, points))
 }
 
@@ -68,9 +65,8 @@ fn serialize_split<'py>(
     sampling_ns: i64,
     compressed: bool,
 ) -> PyResult<(Option<i64>, Bound<'py, PyBytes>)> {
-    let points = as_points(&records)?;
     let key = SplitKey::new(key_ns, sampling_ns);
-    let (offset, data) = run(py, points.len(), || {
+    let (offset, data) = with_input(py, as_points(&records)?, |points| {
         if compressed {
             codec::serialize_compressed_split(points, key).map(|d| (None, d))
         } else {
@@ -89,7 +85,7 @@ fn unserialize_split<'py>(
     sampling_ns: i64,
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
     let key = SplitKey::new(key_ns, sampling_ns);
-    let points = run(py, data.len(), || codec::unserialize_split(data, key)).into_py_result(py)?;
+    let points = detach_if_large(py, data.len(), || codec::unserialize_split(data, key)).into_py_result(py)?;
     Ok(to_array(py, points))
 }
 
@@ -100,8 +96,7 @@ fn split_bounds<'py>(
     records: PyReadonlyArray1<'py, i64>,
     sampling_ns: i64,
 ) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>)> {
-    let points = as_points(&records)?;
-    let ranges = run(py, points.len(), || split::split_ranges(points, sampling_ns));
+    let ranges = with_input(py, as_points(&records)?, |points| split::split_ranges(points, sampling_ns));
     let keys = ranges.iter().map(|(k, _)| k.key).collect();
     let ends = ranges.iter().map(|(_, r)| r.end as i64).collect();
     Ok((PyArray1::from_vec(py, keys), PyArray1::from_vec(py, ends)))
@@ -109,7 +104,7 @@ fn split_bounds<'py>(
 
 #[pyfunction]
 fn decode_measures<'py>(py: Python<'py>, blob: &[u8]) -> PyResult<Bound<'py, PyArray1<i64>>> {
-    let points = run(py, blob.len(), || codec::decode_measures(blob)).into_py_result(py)?;
+    let points = detach_if_large(py, blob.len(), || codec::decode_measures(blob)).into_py_result(py)?;
     Ok(to_array(py, points))
 }
 
@@ -141,8 +136,8 @@ impl PyGrouping {
         start_ns: Option<i64>,
     ) -> PyResult<PyGrouping> {
         let granularity = parse_granularity(granularity_ns, calendar).into_py_result(py)?;
-        let points = as_points(&records)?;
-        let inner = run(py, points.len(), || Grouping::new(points, granularity, start_ns)).into_py_result(py)?;
+        let inner = with_owned_input(py, as_points(&records)?, |points| Grouping::from_vec(points, granularity, start_ns))
+            .into_py_result(py)?;
         Ok(PyGrouping { inner })
     }
 
@@ -164,7 +159,7 @@ impl PyGrouping {
     fn aggregate<'py>(&self, py: Python<'py>, method: &str) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let method = Method::parse(method).into_py_result(py)?;
         let grouping = &self.inner;
-        let points = run(py, grouping.points().len(), || aggregate(grouping, method)).into_py_result(py)?;
+        let points = detach_if_large(py, grouping.points().len(), || aggregate(grouping, method)).into_py_result(py)?;
         Ok(to_array(py, points))
     }
 
@@ -172,13 +167,13 @@ impl PyGrouping {
     /// `GroupedTimeSeries.quantile` accepts).
     fn percentile<'py>(&self, py: Python<'py>, q: f64) -> Bound<'py, PyArray1<i64>> {
         let grouping = &self.inner;
-        to_array(py, run(py, grouping.points().len(), || reduce(grouping, Reducer::Percentile(q))))
+        to_array(py, detach_if_large(py, grouping.points().len(), || reduce(grouping, Reducer::Percentile(q))))
     }
 
     /// The grouping of first differences (what `rate:` methods aggregate).
     fn derived(&self, py: Python<'_>) -> PyResult<PyGrouping> {
         let grouping = &self.inner;
-        let inner = run(py, grouping.points().len(), || grouping.derived()).into_py_result(py)?;
+        let inner = detach_if_large(py, grouping.points().len(), || grouping.derived()).into_py_result(py)?;
         Ok(PyGrouping { inner })
     }
 }

@@ -1,10 +1,16 @@
 //! PyO3 bindings, built only with the `python` feature. Thin on purpose:
 //! convert, release the GIL, call the core, convert back.
 
+mod api;
+mod archive_policy;
 mod carbonara;
-mod drivers;
+mod connections;
 mod errors;
+mod ids;
+mod incoming;
+mod pipeline;
 mod records;
+mod storage;
 
 use pyo3::prelude::*;
 
@@ -32,8 +38,13 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     if !chosen {
         unsafe { mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0) };
     }
+    errors::register(m)?;
     carbonara::register(m)?;
-    drivers::register(m)?;
+    m.add_class::<connections::RedisConnection>()?;
+    m.add_class::<connections::RadosPool>()?;
+    storage::register(m)?;
+    incoming::register(m)?;
+    api::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

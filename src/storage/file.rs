@@ -6,7 +6,7 @@
 //! file, never a torn one. Nothing is fsynced, as upstream: a rename
 //! survives a killed process, not a power cut.
 //!
-//! The I/O runs on the calling thread (see `crate::parallel`).
+//! The I/O runs on the calling thread (see `crate::task_size`).
 
 use super::{MetricId, MetricLayout, SeriesRef, SplitKey, SplitRef, SplitWrite, Store};
 use crate::error::{backend, Result};

@@ -1,6 +1,6 @@
 //! Where aggregates live: object naming shared by every backend, and the
 //! batched primitives a backend offers to the metricd pipeline
-//! (`process.rs`) and to the read path. Each call takes a whole batch so
+//! (`pipeline.rs`) and to the read path. Each call takes a whole batch so
 //! that a backend can do one round trip per batch, not per object.
 
 pub mod ceph;
@@ -246,7 +246,7 @@ pub fn read_aggregates(
     let decoded: Vec<Option<Vec<crate::carbonara::Point>>> = splits
         .par_iter()
         .zip(blobs.par_iter())
-        .with_min_len(crate::parallel::METRICS_PER_TASK)
+        .with_min_len(crate::task_size::METRICS_PER_TASK)
         .map(|(split, blob)| match blob.as_deref() {
             Some(data) if !data.is_empty() => unserialize_split(data, split.key).ok(),
             _ => Some(Vec::new()),

@@ -14,21 +14,12 @@ import logging
 import uuid
 
 import numpy
-from gnocchi import carbonara as upstream_carbonara
+
+from gnocchi_rs.records import SERIES_DTYPE
+from gnocchi_rs.records import to_records as _records
+from gnocchi_rs.records import to_series as _series
 
 LOG = logging.getLogger("gnocchi.incoming")
-
-_DTYPE = upstream_carbonara.TIMESERIES_ARRAY_DTYPE
-
-
-def _series(words):
-    return words.view(_DTYPE)
-
-
-def _records(measures):
-    if not isinstance(measures, numpy.ndarray):
-        measures = numpy.fromiter(measures, dtype=_DTYPE)
-    return numpy.ascontiguousarray(measures, dtype=_DTYPE).view(numpy.int64)
 
 
 class NativeIncomingMixin:
@@ -48,24 +39,32 @@ class NativeIncomingMixin:
                  for metric_id, measures in metrics_and_measures.items()]
         self._native_incoming().add_measures_batch(batch, bool(self.greedy))
 
+    def add_parsed_measures(self, parsed, metrics_and_lists):
+        """Measures a request body was parsed into natively
+        (``_native.parse_*``): ``[(metric id, list index)]``; one batched
+        write, as ``add_measures_batch``."""
+        self._native_incoming().add_parsed_measures(
+            parsed, [(str(self.sack_for_metric(metric_id)), metric_id.bytes,
+                      index) for metric_id, index in metrics_and_lists],
+            bool(self.greedy))
+
     @contextlib.contextmanager
     def process_measures_for_sack(self, sack):
-        found, receipt, corrupt = self._native_incoming().read_sack(str(sack))
-        self._log_corrupt(corrupt)
-        measures = {uuid.UUID(bytes=bytes(m)): _series(w) for m, w in found}
-        yield measures
-        self._native_incoming().delete_processed(receipt)
+        read = self._native_incoming().read_sack(str(sack))
+        self._log_corrupt(read.corrupt)
+        yield {uuid.UUID(bytes=m): _series(w) for m, w in read.measures}
+        self._native_incoming().delete_processed(read.receipt)
 
     @contextlib.contextmanager
     def process_measure_for_metrics(self, metric_ids):
         metric_ids = list(metric_ids)
-        found, receipt, corrupt = self._native_incoming().read_metrics(
+        read = self._native_incoming().read_metrics(
             [(str(self.sack_for_metric(m)), m.bytes) for m in metric_ids])
-        self._log_corrupt(corrupt)
-        by_id = {uuid.UUID(bytes=bytes(m)): _series(w) for m, w in found}
-        empty = numpy.array([], dtype=_DTYPE)
+        self._log_corrupt(read.corrupt)
+        by_id = {uuid.UUID(bytes=m): _series(w) for m, w in read.measures}
+        empty = numpy.array([], dtype=SERIES_DTYPE)
         yield {m: by_id.get(m, empty) for m in metric_ids}
-        self._native_incoming().delete_processed(receipt)
+        self._native_incoming().delete_processed(read.receipt)
 
     def has_unprocessed(self, metric_id):
         return self._native_incoming().has_unprocessed(

@@ -9,37 +9,19 @@ import datetime
 import json
 import logging
 
+from gnocchi_rs import _native
 from gnocchi_rs import batch_outcomes
 
 LOG = logging.getLogger("gnocchi.rs.metricd")
 
 
-def _item_ns(item):
-    """(granularity, timespan) in ns of a stored definition item, as
-    upstream's ``ArchivePolicyItem(**item)`` computes them."""
-    granularity = int(item["granularity"] * 10e8)
-    points, timespan = item.get("points"), item.get("timespan")
-    if points is not None:
-        return granularity, granularity * int(points)
-    if timespan is None:
-        return granularity, None
-    points = int(int(timespan * 10e8) / granularity)
-    return granularity, granularity * points
-
-
 def policy_spec(back_window, definition, methods):
-    """The native policy tuple of a stored archive policy (its methods
-    exactly as stored, as upstream's indexer hands them out)."""
-    items = sorted((_item_ns(d) for d in definition or ()),
-                   key=lambda gt: gt[0])
-    methods = sorted(methods or ())
-    aggregations = [(m, g, ts) for g, ts in items for m in methods]
-    if any(m.startswith("rate:") for m in methods):
-        # One more block so that the first rate of a block has a
-        # predecessor (upstream does the same).
-        back_window += 1
-    block_size = items[-1][0] if items else None
-    return aggregations, methods, block_size, back_window
+    """The native policy of a stored archive policy: its definition as
+    stored, its methods as stored (sorted: the stored list's order is not
+    the one upstream iterates, which is its set's), translated by the same
+    native code as the drivers' (``ArchivePolicySpec``)."""
+    return _native.ArchivePolicySpec.from_stored(
+        back_window, list(definition or ()), sorted(methods or ()))
 
 
 class LeanMetric:
@@ -117,21 +99,21 @@ class PostgresIndex:
                 self._connection = None
 
     def active_metrics(self, metric_ids):
-        """The active metrics among ``metric_ids`` (uuid strings) and the
-        native policy tuples they point into."""
+        """The active metrics among ``metric_ids`` (uuid strings), each
+        with its native policy (one per distinct stored policy)."""
         rows = self._run(lambda c: (c.execute(self.LOOKUP, (metric_ids,)),
                                     c.fetchall())[1])
-        policies, index_of, metrics = [], {}, []
+        specs, metrics = {}, []
         for (metric_id, resource_id, needs_truncation, back_window,
              definition, methods) in rows:
-            spec = policy_spec(back_window, _json(definition), _json(methods))
-            key = repr(spec)
-            if key not in index_of:
-                index_of[key] = len(policies)
-                policies.append(spec)
+            key = (back_window, str(definition), str(methods))
+            spec = specs.get(key)
+            if spec is None:
+                spec = specs[key] = policy_spec(
+                    back_window, _json(definition), _json(methods))
             metrics.append(LeanMetric(metric_id, resource_id,
-                                      needs_truncation, index_of[key]))
-        return metrics, policies
+                                      needs_truncation, spec))
+        return metrics
 
     def update_after_processing(self, newest_by_metric):
         """``newest_by_metric``: {LeanMetric: newest new measure, ns}.

@@ -62,23 +62,22 @@ class LeanSackProcessor:
 
     @contextlib.contextmanager
     def _read(self, sack):
-        held, ids, receipt, corrupt = self.incoming.read_sack_held(str(sack))
-        for where, why in corrupt:
+        read = self.incoming.read_sack_held(str(sack))
+        for where, why in read.corrupt:
             LOG.error("Unable to decode measures %s, possible data "
                       "corruption; set aside: %s", where, why)
-        yield HeldMeasures(held, ids)
-        self.incoming.delete_processed(receipt)
+        yield HeldMeasures(read.measures, read.metric_ids)
+        self.incoming.delete_processed(read.receipt)
 
     def _process(self, measures):
-        metrics, policies = self.index.active_metrics(
-            [str(uuid.UUID(bytes=bytes(i))) for i in measures.ids])
+        metrics = self.index.active_metrics(
+            [str(uuid.UUID(bytes=i)) for i in measures.ids])
         # Metrics deleted since their measures came in are not listed;
         # their measures go with the sack, as upstream's.
-        outcomes, timings = self.storage.process_held(
-            policies, measures.held,
+        result = self.storage.process_held(
+            measures.held,
             [(uuid.UUID(m.id).bytes, m.policy) for m in metrics])
-        newest = batch_outcomes.account(self.statistics, metrics, outcomes,
-                                        timings)
+        newest = batch_outcomes.account(self.statistics, metrics, result)
         to_revive = self.index.update_after_processing(newest)
         if to_revive:
             self.revive_resources(to_revive)

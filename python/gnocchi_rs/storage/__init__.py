@@ -16,9 +16,13 @@ import numpy
 from gnocchi import carbonara as upstream_carbonara
 from gnocchi import storage
 
+from gnocchi_rs import _native
 from gnocchi_rs import batch_outcomes
 from gnocchi_rs import carbonara as rs_carbonara
 from gnocchi_rs import indexer_batch
+from gnocchi_rs.records import optional_ns as _ns
+from gnocchi_rs.records import to_records as _records
+from gnocchi_rs.records import to_series as _series
 
 LOG = logging.getLogger("gnocchi.storage")
 
@@ -52,34 +56,13 @@ def _codecs_replaced():
                for (cls, name), original in _CODECS.items())
 
 
-def _ns(value):
-    """timedelta64/datetime64 → int ns (None stays None)."""
-    if value is None:
-        return None
-    return int(value.astype("timedelta64[ns]" if isinstance(
-        value, numpy.timedelta64) else "datetime64[ns]").astype(numpy.int64))
-
-
-def _records(measures):
-    return numpy.ascontiguousarray(measures).view(numpy.int64)
-
-
-def _series(words):
-    return words.view(upstream_carbonara.TIMESERIES_ARRAY_DTYPE)
-
-
-def _policy_tuple(archive_policy):
-    methods = list(archive_policy.aggregation_methods)
-    aggregations = [(a.method, _ns(a.granularity), _ns(a.timespan))
-                    for a in archive_policy.aggregations]
-    back_window = archive_policy.back_window
-    if any(m.startswith("rate:") for m in methods):
-        # One more block so that the first rate of a block has a
-        # predecessor (upstream does the same).
-        back_window += 1
-    block_size = (_ns(archive_policy.max_block_size)
-                  if archive_policy.definition else None)
-    return aggregations, methods, block_size, back_window
+def _policy_spec(archive_policy):
+    """The native translation of one of upstream's archive policies."""
+    definition = [(_ns(d.granularity), _ns(d.timespan))
+                  for d in archive_policy.definition]
+    return _native.ArchivePolicySpec(
+        archive_policy.back_window, definition,
+        list(archive_policy.aggregation_methods))
 
 
 class NativeStorageMixin:
@@ -98,26 +81,19 @@ class NativeStorageMixin:
         if self._hooked():
             return super().add_measures_to_metrics(
                 metrics_and_measures, indexer_driver)
-        policies, policy_index, batch = [], {}, []
         metrics = list(metrics_and_measures)
-        by_object = {}
+        # Metrics loaded together share their policy object.
+        specs = {}
+        batch = []
         for metric in metrics:
             ap = metric.archive_policy
-            # Metrics loaded together share their policy object.
-            index = by_object.get(id(ap))
-            if index is None:
-                spec = _policy_tuple(ap)
-                key = repr(spec)
-                if key not in policy_index:
-                    policy_index[key] = len(policies)
-                    policies.append(spec)
-                index = by_object[id(ap)] = policy_index[key]
-            batch.append((metric.id.bytes, index,
+            spec = specs.get(id(ap))
+            if spec is None:
+                spec = specs[id(ap)] = _policy_spec(ap)
+            batch.append((metric.id.bytes, spec,
                           _records(metrics_and_measures[metric])))
-        outcomes, timings = self._native_store().process(policies, batch)
-
-        newest = batch_outcomes.account(self.statistics, metrics, outcomes,
-                                        timings)
+        result = self._native_store().process(batch)
+        newest = batch_outcomes.account(self.statistics, metrics, result)
         indexer_batch.update_metrics_after_processing(indexer_driver, newest)
 
     # -- the read path --------------------------------------------------------

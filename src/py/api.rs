@@ -1,0 +1,88 @@
+//! Bindings of the native request path (`crate::api`): request bodies
+//! parsed into measures that stay native until an incoming backend writes
+//! them (`NativeIncoming.add_parsed_measures`). A body the native path
+//! does not fully understand raises `RequestDeclined`, and the caller
+//! hands the request to upstream's code.
+
+use super::records::detach_if_large;
+use crate::api::measures::{self, NamedMeasures};
+use crate::api::Declined;
+use crate::carbonara::Point;
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+create_exception!(_native, RequestDeclined, PyException, "The native path leaves this request to upstream's code.");
+
+fn declined(reason: Declined) -> PyErr {
+    RequestDeclined::new_err(reason.0)
+}
+
+/// The measure lists of a body, by position, kept native.
+#[pyclass(frozen, module = "gnocchi_rs._native")]
+pub struct ParsedMeasures {
+    pub(super) lists: Vec<Vec<Point>>,
+}
+
+#[pymethods]
+impl ParsedMeasures {
+    fn __len__(&self) -> usize {
+        self.lists.len()
+    }
+
+    /// How many measures list `index` holds.
+    fn count(&self, index: usize) -> Option<usize> {
+        self.lists.get(index).map(Vec::len)
+    }
+}
+
+/// A list of measures (`POST /v1/metric/<id>/measures`): list 0.
+#[pyfunction]
+fn parse_measure_list(py: Python<'_>, body: &[u8]) -> PyResult<ParsedMeasures> {
+    let list = detach_if_large(py, body.len(), || measures::parse_measure_list(body)).map_err(declined)?;
+    Ok(ParsedMeasures { lists: vec![list] })
+}
+
+/// `{metric id: measures}`: the 16-byte ids, list i for id i.
+#[pyfunction]
+fn parse_metric_batch<'py>(py: Python<'py>, body: &[u8]) -> PyResult<(Vec<Bound<'py, PyBytes>>, ParsedMeasures)> {
+    let batch = detach_if_large(py, body.len(), || measures::parse_metric_batch(body)).map_err(declined)?;
+    let ids = batch.iter().map(|(id, _)| PyBytes::new(py, id)).collect();
+    Ok((ids, ParsedMeasures { lists: batch.into_iter().map(|(_, list)| list).collect() }))
+}
+
+/// Per resource `(original id, [(metric name, archive policy name, unit,
+/// list index)])`, and the lists.
+type ResourceBatch = (Vec<(String, Vec<(String, Option<String>, Option<String>, usize)>)>, ParsedMeasures);
+
+/// `{resource id: {metric name: measures}}`.
+#[pyfunction]
+fn parse_resource_batch(py: Python<'_>, body: &[u8]) -> PyResult<ResourceBatch> {
+    let batch = detach_if_large(py, body.len(), || measures::parse_resource_batch(body)).map_err(declined)?;
+    let mut lists = Vec::new();
+    let resources = batch
+        .into_iter()
+        .map(|resource| {
+            let metrics = resource
+                .metrics
+                .into_iter()
+                .map(|NamedMeasures { name, archive_policy_name, unit, measures }| {
+                    lists.push(measures);
+                    (name, archive_policy_name, unit, lists.len() - 1)
+                })
+                .collect();
+            (resource.original_id, metrics)
+        })
+        .collect();
+    Ok((resources, ParsedMeasures { lists }))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("RequestDeclined", m.py().get_type::<RequestDeclined>())?;
+    m.add_class::<ParsedMeasures>()?;
+    m.add_function(wrap_pyfunction!(parse_measure_list, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_metric_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_resource_batch, m)?)?;
+    Ok(())
+}
