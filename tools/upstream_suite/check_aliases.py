@@ -3,8 +3,11 @@
 Usage: check_aliases.py MAP    (e.g. file=rs-file or storage:file=rs-file)
 
 Called by tools/run-upstream-suite.sh before the run: fail once, not in
-1000 tests.
+1000 tests. Also checks that the native ingest path is in place in
+upstream's application factory (sitecustomize.py puts it there), unless
+GNOCCHI_RS_NATIVE_API=0.
 """
+import os
 import sys
 
 from stevedore import driver
@@ -17,6 +20,11 @@ def main(spec):
                   else ["storage", "incoming"])
         for g in groups:
             driver.DriverManager("gnocchi." + g, dst)
+    if os.environ.get("GNOCCHI_RS_NATIVE_API", "1") != "0":
+        from gnocchi.rest import app
+        if not getattr(app.app_factory, "gnocchi_rs_ingest", False):
+            sys.exit("the native ingest path is not in upstream's factory")
+        print("run-upstream-suite: the native ingest path is on")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ those names in the configuration but makes gnocchi.utils.get_driver_class
 (used by both gnocchi.storage.get_driver and gnocchi.incoming.get_driver)
 load another entry point. gnocchi is NOT imported here: the wrapper is
 installed right after gnocchi.utils is first imported, by a meta-path hook.
+Likewise, right after gnocchi.rest.app is imported, gnocchi-rs' native
+ingest path is put in front of the /v1 application its paste file builds.
 """
 import importlib.machinery
 import os
@@ -46,10 +48,24 @@ def _wrap(utils):
     utils.get_driver_class = get_driver_class
 
 
+def _native_ingest(rest_app):
+    """gnocchi-rs' native ingest path in front of upstream's /v1
+    application, as `gnocchi-rs api` serves it (GNOCCHI_RS_NATIVE_API=0:
+    upstream's application alone)."""
+    from gnocchi_rs.rest import app
+    app.install_in_upstream_factory()
+
+
+_AFTER_IMPORT = {"gnocchi.utils": _wrap}
+if os.environ.get("GNOCCHI_RS_NATIVE_API", "1") != "0":
+    _AFTER_IMPORT["gnocchi.rest.app"] = _native_ingest
+
+
 class _Hook:
     @staticmethod
     def find_spec(fullname, path, target=None):
-        if fullname != "gnocchi.utils":
+        after = _AFTER_IMPORT.get(fullname)
+        if after is None:
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None:
@@ -58,7 +74,7 @@ class _Hook:
 
         def exec_and_wrap(module):
             exec_module(module)
-            _wrap(module)
+            after(module)
 
         spec.loader.exec_module = exec_and_wrap
         return spec

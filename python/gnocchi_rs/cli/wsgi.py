@@ -2,8 +2,10 @@
 
 
 def load_wsgi_app(conf):
-    """Upstream's WSGI application (its paste pipeline: auth middleware,
-    then the Pecan app) for ``conf``; built once per server process, after
-    the fork. The one place where the served application is made."""
-    from gnocchi.rest import app
+    """gnocchi-rs' REST application for ``conf`` (upstream's paste pipeline,
+    auth middleware, then the native ingest path in front of upstream's
+    Pecan application, and the request guards: gnocchi_rs.rest.app); built
+    once per server process, after the fork. The one place where the
+    served application is made."""
+    from gnocchi_rs.rest import app
     return app.load_app(conf)

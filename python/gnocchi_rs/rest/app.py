@@ -1,0 +1,91 @@
+"""gnocchi-rs' REST application: upstream's, with the native ingest path
+in place of the innermost /v1 application and gnocchi-rs' request guards.
+
+Deployments get it three ways:
+- ``gnocchi-rs api`` and ``gnocchi-rs serve`` serve it;
+- a WSGI server (uwsgi, mod_wsgi, granian, gunicorn) can point at
+  ``gnocchi_rs.rest.wsgi:application``, the counterpart of upstream's
+  ``gnocchi.rest.wsgi:application``;
+- an existing paste file gets the ingest path by naming
+  ``gnocchi_rs.rest.app:app_factory`` as the factory of ``[app:gnocchiv1]``
+  (this package's ``api-paste.ini`` does).
+
+``GNOCCHI_RS_NATIVE_API=0`` turns the native path off (upstream's Pecan
+application serves everything), for comparison and as an escape hatch.
+"""
+from __future__ import annotations
+
+import os
+
+from gnocchi.rest import app as upstream_app
+
+from gnocchi_rs import rest
+from gnocchi_rs.rest import ingest
+
+PASTE_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            "api-paste.ini")
+# Upstream's default `[api] paste_config`: a relative name looked up in
+# the configuration directories, else upstream's own file.
+_UPSTREAM_DEFAULT = "api-paste.ini"
+
+
+def _gnocchi_hook(application):
+    """The GnocchiHook of the Pecan application inside ``application``
+    (upstream may wrap it in its error middlewares)."""
+    seen = 0
+    while application is not None and seen < 8:
+        for hook in getattr(application, "hooks", ()):
+            if isinstance(hook, upstream_app.GnocchiHook):
+                return hook
+        application = (getattr(application, "application", None)
+                       or getattr(application, "app", None))
+        seen += 1
+    return None
+
+
+V1_ROOT = "gnocchi.rest.api.V1Controller"
+
+
+def _with_ingest(application, local_conf):
+    if isinstance(application, ingest.IngestSeam) or \
+            local_conf.get("root") != V1_ROOT or \
+            not ingest.enabled_by_environment():
+        return application
+    hook = _gnocchi_hook(application)
+    if hook is None:
+        return application
+    return ingest.IngestSeam(application, hook)
+
+
+def app_factory(global_config, **local_conf):
+    """Paste factory: upstream's application for ``root``, with the native
+    ingest path in front of its /v1 application."""
+    return _with_ingest(
+        upstream_app.app_factory(global_config, **local_conf), local_conf)
+
+
+def install_in_upstream_factory():
+    """Make upstream's own ``gnocchi.rest.app:app_factory`` build the /v1
+    application with the native ingest path, for paste files that name
+    upstream's factory (upstream's test suites run this way)."""
+    original = upstream_app.app_factory
+    if getattr(original, "gnocchi_rs_ingest", False):
+        return
+
+    def factory(global_config, **local_conf):
+        return _with_ingest(original(global_config, **local_conf),
+                            local_conf)
+
+    factory.gnocchi_rs_ingest = True
+    upstream_app.app_factory = factory
+
+
+def load_app(conf, not_implemented_middleware=True):
+    """``gnocchi.rest.app.load_app`` with this package's paste file when
+    the configuration names none of its own, and the request guards."""
+    if conf.api.paste_config == _UPSTREAM_DEFAULT and \
+            conf.find_file(_UPSTREAM_DEFAULT) is None:
+        conf.set_override("paste_config", PASTE_CONFIG, "api")
+    application = upstream_app.load_app(
+        conf, not_implemented_middleware=not_implemented_middleware)
+    return rest.wrap(application)

@@ -1,0 +1,132 @@
+"""Upstream's authorization decisions for many targets at the price of a
+few: an oslo.policy rule reads only some attributes of its target (the
+``%(name)s`` of its checks); targets that agree on those get the same
+decision, so the enforcer runs once per distinct set of those values.
+
+A rule with a check whose reads cannot be known (a custom or ``http:``
+check, which may read the whole target) is enforced for every target, as
+upstream does.
+"""
+from __future__ import annotations
+
+import re
+from collections import abc
+
+from gnocchi.rest import api as upstream_api
+from oslo_policy import _checks
+
+_TARGET_REFERENCE = re.compile(r"%\(([^)]*)\)")
+_MISSING = object()
+
+
+def _target_keys(check, rules, seen):
+    """The target keys ``check`` reads, or None when that cannot be told."""
+    if isinstance(check, (_checks.TrueCheck, _checks.FalseCheck)):
+        return set()
+    if isinstance(check, (_checks.AndCheck, _checks.OrCheck)):
+        keys = set()
+        for sub in check.rules:
+            sub_keys = _target_keys(sub, rules, seen)
+            if sub_keys is None:
+                return None
+            keys |= sub_keys
+        return keys
+    if isinstance(check, _checks.NotCheck):
+        return _target_keys(check.rule, rules, seen)
+    if isinstance(check, _checks.RuleCheck):
+        if check.match in seen:
+            return set()
+        rule = rules.get(check.match)
+        if rule is None:
+            return set()
+        return _target_keys(rule, rules, seen | {check.match})
+    if type(check) in (_checks.GenericCheck, _checks.RoleCheck):
+        return set(_TARGET_REFERENCE.findall(check.match))
+    return None
+
+
+def _plain(target):
+    """Whether ``target`` is plain dictionaries down to its leaves, with
+    string keys without dots: then a flattened key names one path."""
+    for key, value in target.items():
+        if not isinstance(key, str) or "." in key:
+            return False
+        if isinstance(value, upstream_api.FLATTEN_DICT_TYPES):
+            if not isinstance(value, abc.Mapping) or not _plain(value):
+                return False
+    return True
+
+
+def _projection(target, keys):
+    """``tuple(flatten(target).get(k) for k in keys)`` without flattening,
+    or None when ``target`` is not plain."""
+    if not _plain(target):
+        return None
+    values = []
+    for key in keys:
+        node = target
+        for part in key.split("."):
+            if isinstance(node, abc.Mapping) and part in node:
+                node = node[part]
+            else:
+                node = _MISSING
+                break
+        # A dictionary is no leaf: flattening descends into it.
+        values.append(_MISSING if isinstance(node, abc.Mapping) else node)
+    return tuple(values)
+
+
+def flattened(target):
+    """The target as upstream's ``api.enforce`` hands it to oslo.policy."""
+    return dict(upstream_api.flatten_dict_to_keypairs(d=target,
+                                                      separator="."))
+
+
+class Decisions:
+    """The decisions of ``enforcer`` on ``rule`` for one request's
+    credentials, remembered by the values the rule reads."""
+
+    def __init__(self, enforcer, rule, creds):
+        self.enforcer = enforcer
+        self.rule = rule
+        self.creds = creds
+        enforcer.load_rules()
+        check = enforcer.rules.get(rule)
+        keys = None if check is None else _target_keys(
+            check, enforcer.rules, frozenset((rule,)))
+        self.keys = None if keys is None else tuple(sorted(keys))
+        self._known = {}
+
+    def allowed_flattened(self, flat):
+        """``enforcer.enforce(rule, flat, creds)`` for a target already
+        flattened."""
+        key = None if self.keys is None else tuple(
+            flat.get(k, _MISSING) for k in self.keys)
+        if key is not None:
+            try:
+                return self._known[key]
+            except KeyError:
+                pass
+            except TypeError:           # an unhashable value
+                key = None
+        decision = self.enforcer.enforce(self.rule, flat, self.creds)
+        if key is not None:
+            self._known[key] = decision
+        return decision
+
+    def allowed(self, target):
+        """``enforcer.enforce(rule, flattened(target), creds)``, for a
+        target dictionary as upstream's ``api.enforce`` receives it."""
+        key = None if self.keys is None else _projection(target, self.keys)
+        if key is not None:
+            try:
+                return self._known[key]
+            except KeyError:
+                pass
+            except TypeError:           # an unhashable value
+                key = None
+        decision = self.enforcer.enforce(self.rule, flattened(target),
+                                         self.creds)
+        if key is not None:
+            self._known[key] = decision
+        return decision

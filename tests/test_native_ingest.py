@@ -1,0 +1,495 @@
+"""The native ingest path (gnocchi_rs.rest.ingest, src/api/) against
+upstream's own application: the same sequence of requests, valid and not,
+sent to upstream's Pecan application and to gnocchi-rs' application, each
+over its own index and storage holding the same metrics and resources,
+gives the same status, content type and body, and leaves the same measures
+in the incoming store. Upstream's side has gnocchi-rs' request guards too
+(gnocchi_rs.rest.wrap), whose deliberate differences are tested in
+test_request_guard.py; what is compared here is the native path alone.
+
+And the body parser alone, property-tested against upstream's
+MeasuresListSchema: whatever it does not decline, it reads as upstream.
+"""
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import logging
+import math
+import os
+import uuid
+
+import hypothesis
+import numpy
+import pytest
+import webtest
+from hypothesis import strategies as st
+
+import gnocchi_rs.rest as rs_rest
+from gnocchi_rs import _native
+from gnocchi_rs import records
+from gnocchi_rs.rest import app as rs_app
+from gnocchi_rs.rest import ingest
+
+ADMIN = "Basic " + base64.b64encode(b"admin:").decode()
+OTHER = "Basic " + base64.b64encode(b"bob:").decode()
+JSON = {"Authorization": ADMIN, "Content-Type": "application/json",
+        "Accept": "application/json"}
+
+METRICS = [uuid.UUID(int=0x5A301761F78B46E289008B4F6FE66700 + i)
+           for i in range(4)]
+# Relative timestamps ("-5 minutes") depend on the clock: their measures
+# are compared by count only.
+CLOCK_METRIC = uuid.UUID(int=0x5A301761F78B46E289008B4F6FE667FF)
+RESOURCES = ["host-1", "host-2", str(uuid.UUID(int=77))]
+
+
+def _conf(directory):
+    from gnocchi import service
+    from oslo_config import cfg
+
+    path = os.path.join(directory, "gnocchi.conf")
+    with open(path, "w") as f:
+        f.write("[DEFAULT]\ncoordination_url = file://{d}/coordination\n"
+                "[api]\nauth_mode = basic\n"
+                "[indexer]\nurl = sqlite:///{d}/index.sqlite\n"
+                "[storage]\ndriver = rs-file\nfile_basepath = {d}/storage\n"
+                "[incoming]\ndriver = rs-file\n"
+                "file_basepath = {d}/storage\n".format(d=directory))
+    return service.prepare_service(args=["--config-file", path],
+                                   conf=cfg.ConfigOpts(), skip_log_opts=True)
+
+
+def _populate(conf):
+    """The same archive policies, resources and metrics (same ids) on
+    both sides."""
+    from gnocchi import archive_policy
+    from gnocchi import incoming
+    from gnocchi import indexer
+    from gnocchi import storage
+    from gnocchi import utils
+    from tooz import coordination
+
+    index = indexer.get_driver(conf)
+    index.upgrade()
+    storage.get_driver(conf).upgrade()
+    incoming.get_driver(conf).upgrade(8)
+    for policy in archive_policy.DEFAULT_ARCHIVE_POLICIES.values():
+        index.create_archive_policy(policy)
+    for metric_id in METRICS + [CLOCK_METRIC]:
+        index.create_metric(metric_id, "admin", archive_policy_name="low")
+    for original in RESOURCES:
+        rid = utils.ResourceUUID(original, "admin")
+        index.create_resource("generic", rid, "admin",
+                              original_resource_id=original)
+        for name in ("cpu", "mem"):
+            index.create_metric(uuid.uuid5(rid, name), "admin",
+                                archive_policy_name="low", name=name,
+                                resource_id=rid)
+    coord = coordination.get_coordinator(conf.coordination_url, b"test")
+    coord.start()
+    coord.create_group(b"gnocchi-processing").get()
+    coord.stop()
+    index.disconnect()
+
+
+@pytest.fixture(scope="module")
+def sides(tmp_path_factory):
+    """((upstream's app, ours), their incoming drivers, their confs)."""
+    from gnocchi import incoming
+    from gnocchi.rest import api as upstream_api
+    from gnocchi.rest import app as upstream_app
+
+    utils_before = upstream_api.utils
+    apps, drivers, confs = [], [], []
+    for name, load in (("upstream", lambda c: rs_rest.wrap(
+            upstream_app.load_app(c))), ("native", rs_app.load_app)):
+        conf = _conf(str(tmp_path_factory.mktemp(name)))
+        _populate(conf)
+        apps.append(webtest.TestApp(load(conf)))
+        drivers.append(incoming.get_driver(conf))
+        confs.append(conf)
+    yield apps, drivers, confs
+    upstream_api.utils = utils_before
+
+
+def _both(sides, path, body, headers=JSON, compare_body=True):
+    upstream, native = sides[0]
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body)
+    if isinstance(body, str):
+        body = body.encode()
+    answers = []
+    for app in (upstream, native):
+        try:
+            answers.append(app.post(path, body, headers=headers,
+                                    expect_errors=True))
+        except Exception as e:
+            # Upstream lets some bad bodies raise (a 500 from the server),
+            # e.g. a measure without "timestamp": so must ours.
+            answers.append(type(e).__name__)
+    up, ours = answers
+    if isinstance(up, str) or isinstance(ours, str):
+        assert up == ours, (path, body[:200])
+        return None
+    assert ours.status == up.status, (path, body[:200], up.body[:300],
+                                      ours.body[:300])
+    assert ours.content_type == up.content_type
+    if compare_body:
+        assert ours.body == up.body, (path, body[:200])
+    return ours
+
+
+def _measures(*pairs):
+    return [{"timestamp": t, "value": v} for t, v in pairs]
+
+
+ISO = _measures(("2017-01-01T00:00:00", 1), ("2017-01-01 00:01:00", 2.5),
+                ("2017-01-01T00:02:00Z", -3), ("2017-01-01T03:03:00+02:00",
+                                               1e300),
+                ("2017-01-01T00:04:00.123456789123", 0),
+                ("2017-01-01T00:05", -0.0), ("2017-01-02", 12345678901234567))
+EPOCH = _measures((1500000000, 1), (1500000000.5, 2), (1.9e-9, 3),
+                  (0, 4), (1500000001, 12345678901234567890123))
+
+
+# A corpus of bodies for one measure list: valid ones upstream accepts,
+# ones it accepts but the native path declines (its answer, then), and
+# invalid ones.
+LISTS = [
+    ISO, EPOCH, [],
+    _measures(("1500000000", 1)),                     # number as a string
+    _measures((1500000000, "2.5")),                   # value as a string
+    _measures((1500000000, True)),                    # value as a boolean
+    _measures((True, 1)),
+    _measures(("2017-01-01T00:00:00", 1), (1500000000, 2)),   # mixed kinds
+    _measures((1500000000, 1), ("2017-01-01T00:00:00", 2)),
+    _measures((-1, 1)),                               # before the epoch
+    _measures(("1969-12-31T23:59:59", 1)),
+    _measures(("2017-13-01T00:00:00", 1)),            # no such month
+    _measures(("2017-01-01t00:00:00", 1)),
+    _measures(("yesterday", 1)),
+    _measures((None, 1)), _measures((1500000000, None)),
+    _measures(({"a": 1}, 1)), _measures((1500000000, [1])),
+    [{"timestamp": 1500000000}], [{"value": 1}],      # missing keys
+    [{"timestamp": 1500000000, "value": 1, "extra": "ignored"}],
+    [[1500000000, 1]], ["x"], [1], {"timestamp": 1, "value": 1}, "x", 1,
+]
+RAW_BODIES = [
+    b"[", b"", b"nope", b"\xff\xfe[]", b'[{"timestamp": 1, "value": NaN}]',
+    b'[{"timestamp": 1e400, "value": 1}]',
+    b'[{"timestamp": 1, "value": 1}, {"timestamp": 1, "value": 1},]',
+    b'\xef\xbb\xbf[]', b' [] ', b'[{"timestamp": 1, "value": 1, "value": 2}]',
+]
+
+
+def test_measure_lists_on_a_metric(sides):
+    path = "/v1/metric/%s/measures" % METRICS[0]
+    for body in LISTS + RAW_BODIES:
+        _both(sides, path, body)
+
+
+def test_measure_lists_on_a_named_metric(sides):
+    path = "/v1/resource/generic/%s/metric/cpu/measures" % RESOURCES[0]
+    for body in LISTS[:12] + RAW_BODIES[:3]:
+        _both(sides, path, body)
+    for path in ("/v1/resource/generic/%s/metric/nope/measures" % RESOURCES[0],
+                 "/v1/resource/generic/no-such-host/metric/cpu/measures",
+                 "/v1/resource/nosuchtype/%s/metric/cpu/measures"
+                 % RESOURCES[0]):
+        _both(sides, path, EPOCH)
+
+
+def test_metric_batches(sides):
+    path = "/v1/batch/metrics/measures"
+    a, b, c, _ = (str(m) for m in METRICS)
+    for body in [
+        {a: ISO, b: EPOCH, c: []}, {}, {a: EPOCH, b: []},
+        {a.replace("-", ""): EPOCH},                  # 32 hex digits
+        {a.upper(): EPOCH},
+        {a: EPOCH, a.upper(): ISO},                   # the same metric twice
+        {"{%s}" % a: EPOCH},                          # spellings upstream reads
+        {a: EPOCH, str(uuid.uuid4()): EPOCH},         # an unknown metric
+        {"not-a-uuid": EPOCH}, [EPOCH], {a: {"measures": EPOCH}},
+    ] + [{a: body} for body in LISTS[3:]]:
+        _both(sides, path, body)
+    for raw in RAW_BODIES + [('{"%s": []}' % a).encode("utf-16")]:
+        _both(sides, path, raw)
+
+
+def test_resource_batches(sides):
+    path = "/v1/batch/resources/metrics/measures"
+    h1, h2, h3 = RESOURCES
+    for query in ("", "?create_metrics=true", "?create_metrics=false",
+                  "?create_metrics=maybe", "?other=1"):
+        for body in [
+            {h1: {"cpu": EPOCH, "mem": ISO}, h2: {"cpu": []}},
+            {h1: {"cpu": {"measures": EPOCH, "archive_policy_name": "low",
+                          "unit": "%"}}},
+            {h1: {"cpu": {"measures": EPOCH, "bogus": 1}}},
+            {h1: {"cpu": {"measures": EPOCH, "unit": 3}}},
+            {h3: {"mem": EPOCH}}, {h1: {}}, {},
+            {h1: {"cpu": EPOCH}, "no-such-host": {"cpu": EPOCH}},
+            {h1: {"nope": EPOCH}}, {h1: {"cpu": LISTS[3]}},
+            {h1: [EPOCH]}, [EPOCH],
+        ]:
+            _both(sides, path + query, body)
+
+
+def test_metrics_created_by_a_resource_batch(sides):
+    path = "/v1/batch/resources/metrics/measures?create_metrics=true"
+    body = {RESOURCES[1]: {"new": {"measures": EPOCH,
+                                   "archive_policy_name": "low"},
+                           "cpu": ISO},
+            RESOURCES[2]: {"new": {"measures": ISO,
+                                   "archive_policy_name": "nope"}}}
+    _both(sides, path, body)
+    body[RESOURCES[2]]["new"]["archive_policy_name"] = "medium"
+    _both(sides, path, body)
+    _both(sides, path, body)        # now they exist: the native path's
+
+
+def test_requests_upstream_refuses(sides):
+    path = "/v1/batch/metrics/measures"
+    body = {str(METRICS[1]): EPOCH}
+    _both(sides, path, body, headers=dict(JSON, Authorization=OTHER))
+    no_auth = {k: v for k, v in JSON.items() if k != "Authorization"}
+    _both(sides, path, body, headers=no_auth)
+    for content_type in ("text/plain", "application/json-patch+json",
+                         "application/jsonx"):
+        _both(sides, path, body, headers=dict(JSON,
+                                              **{"Content-Type": content_type}))
+    _both(sides, path, body, headers=dict(JSON, Accept="text/html"))
+    _both(sides, path, b"[", headers=dict(JSON, Accept="text/html"))
+    _both(sides, "/v1/metric/%s/measures" % METRICS[0], EPOCH,
+          headers=dict(JSON, Authorization=OTHER))
+    _both(sides, "/v1/metric/not-a-uuid/measures", EPOCH)
+    _both(sides, "/v1/metric/%s/measures" % uuid.uuid4(), EPOCH)
+    _both(sides, "/v1/metric/%s/measures?x=1" % METRICS[0], EPOCH)
+
+
+def test_relative_timestamps(sides):
+    path = "/v1/metric/%s/measures" % CLOCK_METRIC
+    _both(sides, path, _measures(("-5 minutes", 1), ("-1 minute", 2)))
+    _both(sides, path, _measures(("-5 minutes", 1), ("2017-01-01", 2)))
+
+
+def test_out_of_range_timestamps_are_refused_on_both(sides):
+    path = "/v1/metric/%s/measures" % METRICS[2]
+    for ts in (1e20, "2262-04-12T00:00:00", "9999-01-01"):
+        assert _both(sides, path, _measures((ts, 1))).status_int == 400
+
+
+def _stored(driver, metric_ids):
+    def rows(series):
+        pairs = records.to_records(series).reshape(-1, 2)
+        return pairs[numpy.lexsort((pairs[:, 1], pairs[:, 0]))]
+    with driver.process_measure_for_metrics(metric_ids) as measures:
+        return {m: rows(v) for m, v in measures.items()}
+
+
+def test_zz_the_same_measures_are_stored(sides):
+    """Runs last (module order): everything the tests above posted."""
+    upstream, native = sides[1]
+    from gnocchi import utils
+    metric_ids = list(METRICS)
+    for original in RESOURCES:
+        rid = utils.ResourceUUID(original, "admin")
+        metric_ids += [uuid.uuid5(rid, n) for n in ("cpu", "mem")]
+    up, ours = _stored(upstream, metric_ids), _stored(native, metric_ids)
+    assert sum(len(v) for v in up.values()) > 100
+    for metric_id in metric_ids:
+        assert numpy.array_equal(up[metric_id], ours[metric_id]), metric_id
+    clock = [len(_stored(d, [CLOCK_METRIC])[CLOCK_METRIC])
+             for d in (upstream, native)]
+    assert clock[0] == clock[1] > 0
+
+
+def test_the_native_path_served_the_valid_requests(sides, caplog):
+    """Not a fallback in disguise: the valid batch is not handed over."""
+    caplog.set_level(logging.DEBUG, logger="gnocchi_rs.rest.ingest")
+    _both(sides, "/v1/batch/metrics/measures", {str(METRICS[3]): EPOCH})
+    _both(sides, "/v1/batch/resources/metrics/measures",
+          {RESOURCES[0]: {"cpu": ISO}})
+    _both(sides, "/v1/metric/%s/measures" % METRICS[3], ISO)
+    _both(sides, "/v1/resource/generic/%s/metric/mem/measures"
+          % RESOURCES[0], EPOCH)
+    assert not [r for r in caplog.records if "declined" in r.getMessage()
+                or "handed over" in r.getMessage()]
+    _both(sides, "/v1/batch/metrics/measures", {str(METRICS[3]): LISTS[3]})
+    assert [r for r in caplog.records if "declined" in r.getMessage()]
+
+
+def test_the_switch_turns_the_native_path_off(monkeypatch):
+    monkeypatch.setenv(ingest.ENV_SWITCH, "0")
+    assert not ingest.enabled_by_environment()
+    sentinel = object()
+    assert rs_app.app_factory.__module__ == "gnocchi_rs.rest.app"
+    monkeypatch.setattr(rs_app.upstream_app, "app_factory",
+                        lambda g, **l: sentinel)
+    assert rs_app.app_factory({}) is sentinel
+
+
+# -- the parser alone, against MeasuresListSchema -----------------------------
+
+def _upstream_list(body):
+    """(ns, values) as upstream reads a list body, or None if it refuses."""
+    import voluptuous
+    from gnocchi.rest import api as upstream_api
+    try:
+        measures = list(upstream_api.MeasuresListSchema(json.loads(body)))
+    except (voluptuous.Invalid, ValueError, TypeError, KeyError,
+            OverflowError, AttributeError):
+        return None
+    return ([int(m.timestamp.astype("datetime64[ns]").astype("int64"))
+             for m in measures], [m.value for m in measures])
+
+
+_iso_dates = st.datetimes(min_value=datetime.datetime(1970, 1, 2),
+                          max_value=datetime.datetime(2200, 1, 1))
+
+
+@st.composite
+def _iso_text(draw):
+    when = draw(_iso_dates)
+    text = when.strftime("%Y-%m-%d")
+    shape = draw(st.sampled_from(["date", "minutes", "seconds", "fraction"]))
+    if shape != "date":
+        text += draw(st.sampled_from(["T", " "])) + when.strftime("%H:%M")
+    if shape in ("seconds", "fraction"):
+        text += when.strftime(":%S")
+    if shape == "fraction":
+        text += "." + draw(st.text("0123456789", min_size=1, max_size=14))
+    if shape != "date":
+        text += draw(st.sampled_from(["", "Z", "+02:00", "-0530", "+14",
+                                      "+23:59", "-00:00"]))
+    return text
+
+
+_timestamps = st.one_of(
+    st.integers(min_value=-10, max_value=2**40),
+    st.floats(min_value=-1.0, max_value=1e13, allow_nan=False),
+    _iso_text(), st.text(max_size=12), st.booleans(), st.none())
+_values = st.one_of(st.integers(min_value=-2**70, max_value=2**70),
+                    st.floats(allow_nan=False), st.text(max_size=5),
+                    st.booleans(), st.none())
+
+
+_numbers = st.one_of(st.integers(min_value=-2**70, max_value=2**70),
+                     st.floats(allow_nan=False))
+# Lists of one kind of timestamp and number values (what clients send,
+# mostly read natively), and anything (mostly declined).
+_lists = st.one_of(
+    st.lists(st.tuples(st.one_of(st.integers(min_value=0, max_value=2**33),
+                                 st.floats(min_value=0, max_value=9e9)),
+                       _numbers), max_size=6),
+    st.lists(st.tuples(_iso_text(), _numbers), max_size=6),
+    st.lists(st.tuples(_timestamps, _values), max_size=6))
+
+
+@hypothesis.settings(max_examples=500, deadline=None)
+@hypothesis.given(_lists)
+def test_parser_reads_lists_as_upstream(pairs):
+    body = json.dumps(_measures(*pairs)).encode()
+    expected = _upstream_list(body)
+    try:
+        parsed = _native.parse_measure_list(body)
+    except _native.RequestDeclined:
+        hypothesis.event("declined")
+        return                      # upstream's code answers it
+    hypothesis.event("read natively")
+    assert expected is not None, body
+    assert parsed.count(0) == len(pairs)
+    words = _native_records(parsed)
+    assert words[0::2].tolist() == expected[0]
+    values = words[1::2].view("<f8").tolist()
+    assert [(v, math.copysign(1, v)) for v in values] == [
+        (v, math.copysign(1, v)) for v in expected[1]], body
+
+
+def _native_records(parsed):
+    """The records of list 0, through a throwaway native write and read."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        incoming = _native.NativeIncoming.file(d)
+        for sub in ("incoming-1-0", "tmp"):
+            os.makedirs(os.path.join(d, sub))
+        metric = uuid.uuid4().bytes
+        incoming.add_parsed_measures(parsed, [("incoming-1-0", metric, 0)],
+                                     False)
+        read = incoming.read_sack("incoming-1-0")
+        if not read.measures:
+            return numpy.array([], dtype="<i8")
+        [(_, words)] = read.measures
+        return words
+
+
+# -- the lookup and the policy shortcut, against upstream's -------------------
+
+def test_metric_rows_are_upstreams_metrics(sides):
+    """The batch routes' lookup gives upstream's metrics and targets."""
+    from gnocchi import indexer
+    from gnocchi import utils
+    from gnocchi_rs.rest import lookup
+    from gnocchi_rs.rest import policy
+    index = indexer.get_driver(sides[2][0])
+    rids = [utils.ResourceUUID(h, "admin") for h in RESOURCES]
+    filters = [{"in": {"id": METRICS + [uuid.uuid4()]}},
+               {"or": [{"and": [{"=": {"resource_id": rid}},
+                                {"in": {"name": ["cpu", "nope"]}}]}
+                       for rid in rids]}]
+    for attribute_filter in filters:
+        rows = lookup.active_metrics(index, attribute_filter)
+        ours = {m.id: policy.flattened(m.jsonify()) for m in rows}
+        theirs = {m.id: policy.flattened(m.jsonify()) for m in
+                  index.list_metrics(attribute_filter=attribute_filter)}
+        assert len(ours) >= 3 and ours == theirs
+        assert "archive_policy.back_window" in ours[rows[0].id]
+        cache = {}
+        assert {m.id: m.flattened_target(cache) for m in rows} == theirs
+
+
+_RULES = {
+    "admin": "role:admin",
+    "owner": "project_id:%(resource.project_id)s",
+    "post measures": "rule:admin or user:%(creator)s or rule:owner "
+                     "or (role:reader and 'x':%(name)s)",
+    "opaque": "rule:admin or @",
+}
+_targets = st.fixed_dictionaries({
+    "creator": st.sampled_from(["a", "b", None]),
+    "name": st.sampled_from(["x", "y"]),
+    "id": st.uuids(),
+}, optional={"resource": st.one_of(
+    st.fixed_dictionaries({"project_id": st.sampled_from(["p", "q"])}),
+    st.just({}), st.just("flat"))})
+_creds = st.fixed_dictionaries({
+    "user": st.sampled_from(["a", "b"]),
+    "project_id": st.sampled_from(["p", "q", None]),
+    "roles": st.lists(st.sampled_from(["admin", "reader", "member"]),
+                      max_size=2)})
+
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@hypothesis.given(st.lists(_targets, min_size=1, max_size=20), _creds,
+                  st.sampled_from(["post measures", "opaque", "missing"]))
+def test_policy_decisions_are_the_enforcers(targets, creds, rule):
+    from oslo_config import cfg
+    from oslo_policy import policy as oslo_policy
+    from gnocchi_rs.rest import policy
+    conf = cfg.ConfigOpts()
+    conf([])
+    enforcer = oslo_policy.Enforcer(conf, use_conf=False)
+    enforcer.set_rules(oslo_policy.Rules.from_dict(_RULES), overwrite=True)
+    enforcer.load_rules = lambda *a, **k: None       # the rules set above
+    calls = []
+    enforce = enforcer.enforce
+    enforcer.enforce = lambda r, t, c: calls.append(t) or enforce(r, t, c)
+    decisions = policy.Decisions(enforcer, rule, creds)
+    got = [decisions.allowed(t) for t in targets]
+    expected = [enforce(rule, policy.flattened(t), creds) for t in targets]
+    assert got == expected
+    if rule == "post measures":
+        assert decisions.keys == ("creator", "name", "resource.project_id")
+        assert len(calls) <= 3 * 2 * 3
