@@ -7,27 +7,22 @@ in the incoming store. Upstream's side has gnocchi-rs' request guards too
 (gnocchi_rs.rest.wrap), whose deliberate differences are tested in
 test_request_guard.py; what is compared here is the native path alone.
 
-And the body parser alone, property-tested against upstream's
-MeasuresListSchema: whatever it does not decline, it reads as upstream.
+The body parser alone is tested in test_native_parser.py, the policy
+shortcut in test_ingest_policy.py.
 """
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import logging
-import math
 import os
 import uuid
 
-import hypothesis
 import numpy
 import pytest
 import webtest
-from hypothesis import strategies as st
 
 import gnocchi_rs.rest as rs_rest
-from gnocchi_rs import _native
 from gnocchi_rs import records
 from gnocchi_rs.rest import app as rs_app
 from gnocchi_rs.rest import ingest
@@ -181,6 +176,9 @@ RAW_BODIES = [
     b'[{"timestamp": 1e400, "value": 1}]',
     b'[{"timestamp": 1, "value": 1}, {"timestamp": 1, "value": 1},]',
     b'\xef\xbb\xbf[]', b' [] ', b'[{"timestamp": 1, "value": 1, "value": 2}]',
+    # Integers have no negative zero: upstream stores 0.0 for -0.
+    b'[{"timestamp": 1500000000, "value": -0},'
+    b' {"timestamp": 1500000001, "value": -0.0}]',
 ]
 
 
@@ -281,6 +279,36 @@ def test_out_of_range_timestamps_are_refused_on_both(sides):
         assert _both(sides, path, _measures((ts, 1))).status_int == 400
 
 
+class _FakePanic(BaseException):
+    """Stands for pyo3's PanicException, a BaseException."""
+
+
+def test_a_native_panic_is_handed_over(sides, monkeypatch, caplog):
+    def panic(body):
+        raise _FakePanic("a bug of ours")
+    monkeypatch.setattr(ingest._native, "parse_metric_batch", panic)
+    caplog.set_level(logging.WARNING, logger="gnocchi_rs.rest.ingest")
+    answer = _both(sides, "/v1/batch/metrics/measures",
+                   {str(METRICS[1]): EPOCH})
+    assert answer.status_int == 202
+    assert [r for r in caplog.records if "panicked" in r.getMessage()]
+
+
+def test_a_driver_that_is_not_native_is_said_once(sides, monkeypatch,
+                                                  caplog):
+    native_app = sides[0][1]
+    real = ingest.IngestSeam._backend
+    monkeypatch.setattr(ingest.IngestSeam, "_backend", lambda self, name:
+                        object() if name == "incoming" else real(self, name))
+    monkeypatch.setattr(ingest, "_said_not_native", set())
+    caplog.set_level(logging.WARNING, logger="gnocchi_rs.rest.ingest")
+    for _ in range(3):
+        native_app.post("/v1/metric/not-a-uuid/measures", "[]",
+                        headers=JSON, expect_errors=True)
+    said = [r for r in caplog.records if "is not native" in r.getMessage()]
+    assert len(said) == 1
+
+
 def _stored(driver, metric_ids):
     def rows(series):
         pairs = records.to_records(series).reshape(-1, 2)
@@ -321,6 +349,13 @@ def test_the_native_path_served_the_valid_requests(sides, caplog):
     assert [r for r in caplog.records if "declined" in r.getMessage()]
 
 
+def test_the_paste_file_ships_with_the_package():
+    """gnocchi-rs api points upstream's paste_config option at it."""
+    assert os.path.isfile(rs_app.PASTE_CONFIG)
+    with open(rs_app.PASTE_CONFIG) as f:
+        assert "gnocchi_rs.rest.app:app_factory" in f.read()
+
+
 def test_the_switch_turns_the_native_path_off(monkeypatch):
     monkeypatch.setenv(ingest.ENV_SWITCH, "0")
     assert not ingest.enabled_by_environment()
@@ -331,101 +366,7 @@ def test_the_switch_turns_the_native_path_off(monkeypatch):
     assert rs_app.app_factory({}) is sentinel
 
 
-# -- the parser alone, against MeasuresListSchema -----------------------------
-
-def _upstream_list(body):
-    """(ns, values) as upstream reads a list body, or None if it refuses."""
-    import voluptuous
-    from gnocchi.rest import api as upstream_api
-    try:
-        measures = list(upstream_api.MeasuresListSchema(json.loads(body)))
-    except (voluptuous.Invalid, ValueError, TypeError, KeyError,
-            OverflowError, AttributeError):
-        return None
-    return ([int(m.timestamp.astype("datetime64[ns]").astype("int64"))
-             for m in measures], [m.value for m in measures])
-
-
-_iso_dates = st.datetimes(min_value=datetime.datetime(1970, 1, 2),
-                          max_value=datetime.datetime(2200, 1, 1))
-
-
-@st.composite
-def _iso_text(draw):
-    when = draw(_iso_dates)
-    text = when.strftime("%Y-%m-%d")
-    shape = draw(st.sampled_from(["date", "minutes", "seconds", "fraction"]))
-    if shape != "date":
-        text += draw(st.sampled_from(["T", " "])) + when.strftime("%H:%M")
-    if shape in ("seconds", "fraction"):
-        text += when.strftime(":%S")
-    if shape == "fraction":
-        text += "." + draw(st.text("0123456789", min_size=1, max_size=14))
-    if shape != "date":
-        text += draw(st.sampled_from(["", "Z", "+02:00", "-0530", "+14",
-                                      "+23:59", "-00:00"]))
-    return text
-
-
-_timestamps = st.one_of(
-    st.integers(min_value=-10, max_value=2**40),
-    st.floats(min_value=-1.0, max_value=1e13, allow_nan=False),
-    _iso_text(), st.text(max_size=12), st.booleans(), st.none())
-_values = st.one_of(st.integers(min_value=-2**70, max_value=2**70),
-                    st.floats(allow_nan=False), st.text(max_size=5),
-                    st.booleans(), st.none())
-
-
-_numbers = st.one_of(st.integers(min_value=-2**70, max_value=2**70),
-                     st.floats(allow_nan=False))
-# Lists of one kind of timestamp and number values (what clients send,
-# mostly read natively), and anything (mostly declined).
-_lists = st.one_of(
-    st.lists(st.tuples(st.one_of(st.integers(min_value=0, max_value=2**33),
-                                 st.floats(min_value=0, max_value=9e9)),
-                       _numbers), max_size=6),
-    st.lists(st.tuples(_iso_text(), _numbers), max_size=6),
-    st.lists(st.tuples(_timestamps, _values), max_size=6))
-
-
-@hypothesis.settings(max_examples=500, deadline=None)
-@hypothesis.given(_lists)
-def test_parser_reads_lists_as_upstream(pairs):
-    body = json.dumps(_measures(*pairs)).encode()
-    expected = _upstream_list(body)
-    try:
-        parsed = _native.parse_measure_list(body)
-    except _native.RequestDeclined:
-        hypothesis.event("declined")
-        return                      # upstream's code answers it
-    hypothesis.event("read natively")
-    assert expected is not None, body
-    assert parsed.count(0) == len(pairs)
-    words = _native_records(parsed)
-    assert words[0::2].tolist() == expected[0]
-    values = words[1::2].view("<f8").tolist()
-    assert [(v, math.copysign(1, v)) for v in values] == [
-        (v, math.copysign(1, v)) for v in expected[1]], body
-
-
-def _native_records(parsed):
-    """The records of list 0, through a throwaway native write and read."""
-    import tempfile
-    with tempfile.TemporaryDirectory() as d:
-        incoming = _native.NativeIncoming.file(d)
-        for sub in ("incoming-1-0", "tmp"):
-            os.makedirs(os.path.join(d, sub))
-        metric = uuid.uuid4().bytes
-        incoming.add_parsed_measures(parsed, [("incoming-1-0", metric, 0)],
-                                     False)
-        read = incoming.read_sack("incoming-1-0")
-        if not read.measures:
-            return numpy.array([], dtype="<i8")
-        [(_, words)] = read.measures
-        return words
-
-
-# -- the lookup and the policy shortcut, against upstream's -------------------
+# -- the lookup, against upstream's list_metrics ------------------------------
 
 def test_metric_rows_are_upstreams_metrics(sides):
     """The batch routes' lookup gives upstream's metrics and targets."""
@@ -448,48 +389,3 @@ def test_metric_rows_are_upstreams_metrics(sides):
         assert "archive_policy.back_window" in ours[rows[0].id]
         cache = {}
         assert {m.id: m.flattened_target(cache) for m in rows} == theirs
-
-
-_RULES = {
-    "admin": "role:admin",
-    "owner": "project_id:%(resource.project_id)s",
-    "post measures": "rule:admin or user:%(creator)s or rule:owner "
-                     "or (role:reader and 'x':%(name)s)",
-    "opaque": "rule:admin or @",
-}
-_targets = st.fixed_dictionaries({
-    "creator": st.sampled_from(["a", "b", None]),
-    "name": st.sampled_from(["x", "y"]),
-    "id": st.uuids(),
-}, optional={"resource": st.one_of(
-    st.fixed_dictionaries({"project_id": st.sampled_from(["p", "q"])}),
-    st.just({}), st.just("flat"))})
-_creds = st.fixed_dictionaries({
-    "user": st.sampled_from(["a", "b"]),
-    "project_id": st.sampled_from(["p", "q", None]),
-    "roles": st.lists(st.sampled_from(["admin", "reader", "member"]),
-                      max_size=2)})
-
-
-@hypothesis.settings(max_examples=200, deadline=None)
-@hypothesis.given(st.lists(_targets, min_size=1, max_size=20), _creds,
-                  st.sampled_from(["post measures", "opaque", "missing"]))
-def test_policy_decisions_are_the_enforcers(targets, creds, rule):
-    from oslo_config import cfg
-    from oslo_policy import policy as oslo_policy
-    from gnocchi_rs.rest import policy
-    conf = cfg.ConfigOpts()
-    conf([])
-    enforcer = oslo_policy.Enforcer(conf, use_conf=False)
-    enforcer.set_rules(oslo_policy.Rules.from_dict(_RULES), overwrite=True)
-    enforcer.load_rules = lambda *a, **k: None       # the rules set above
-    calls = []
-    enforce = enforcer.enforce
-    enforcer.enforce = lambda r, t, c: calls.append(t) or enforce(r, t, c)
-    decisions = policy.Decisions(enforcer, rule, creds)
-    got = [decisions.allowed(t) for t in targets]
-    expected = [enforce(rule, policy.flattened(t), creds) for t in targets]
-    assert got == expected
-    if rule == "post measures":
-        assert decisions.keys == ("creator", "name", "resource.project_id")
-        assert len(calls) <= 3 * 2 * 3

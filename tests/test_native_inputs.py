@@ -54,3 +54,20 @@ def _torn(serialize):
 
 def test_a_concurrent_writer_cannot_tear_a_detached_read():
     assert _torn(_native.serialize_bound) is None
+
+
+def test_unaligned_or_strided_records_are_refused_not_read():
+    """An int64 view at an odd offset into a buffer, or every other word:
+    a ValueError, never a read through a misaligned pointer."""
+    buffer = bytearray(16 * 4 + 1)
+    unaligned = numpy.frombuffer(buffer, dtype="<i8", offset=1)
+    assert not unaligned.flags.aligned
+    strided = numpy.zeros(16, dtype="<i8")[::2]
+    for words in (unaligned, strided):
+        for call in (_native.serialize_bound, _native.sort_measures):
+            try:
+                call(words)
+            except ValueError as e:
+                assert "contiguous" in str(e)
+            else:
+                raise AssertionError("%s read %r" % (call.__name__, words))

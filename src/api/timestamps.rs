@@ -42,13 +42,15 @@ fn epoch_seconds(value: &Value<'_>) -> Parse<i64> {
 
 /// A JSON number as Python reads it and `float()` converts it; integers
 /// too large for a float raise in Python (`OverflowError`): declined.
+/// An integer literal is a Python int first, and ints have no negative
+/// zero: `-0` is 0.0 (`-0.0`, a float literal, stays -0.0).
 pub fn number(literal: &str) -> Parse<f64> {
     let value: f64 = literal.parse().map_err(|_| Declined("malformed number"))?;
     let integer = !literal.bytes().any(|b| matches!(b, b'.' | b'e' | b'E'));
     if integer && value.is_infinite() {
         return Err(Declined("integer too large for a float"));
     }
-    Ok(value)
+    Ok(if integer { value + 0.0 } else { value })
 }
 
 /// `YYYY-MM-DD[(T| )HH:MM[:SS[.fraction]][Z|±HH[:]MM]]`, a subset of
@@ -218,5 +220,8 @@ mod tests {
         assert!(to_ns(&[&Value::Bool(true)]).is_err());
         assert!(number(&"9".repeat(400)).is_err());
         assert_eq!(number("1e400"), Ok(f64::INFINITY));
+        assert_eq!(number("-0").map(f64::to_bits), Ok(0));
+        assert_eq!(number("-0.0").map(f64::to_bits), Ok((-0.0f64).to_bits()));
+        assert_eq!(number("-0e0").map(f64::to_bits), Ok((-0.0f64).to_bits()));
     }
 }

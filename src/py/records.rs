@@ -24,19 +24,20 @@ const DETACH_THRESHOLD: usize = 4096;
 pub fn as_points<'a>(records: &'a PyReadonlyArray1<'_, i64>) -> PyResult<&'a [Point]> {
     let words = records
         .as_slice()
-        .map_err(|_| PyValueError::new_err("series records must be a contiguous array"))?;
+        .map_err(|_| PyValueError::new_err("series records must be a contiguous, aligned array"))?;
     if words.len() % 2 != 0 {
         return Err(PyValueError::new_err("series records must hold (timestamp, value) pairs"));
     }
     // SAFETY: `Point` is `repr(C)` {i64, f64}: 16 bytes, 8-aligned, and
-    // every bit pattern is valid; `words` is 8-aligned and holds exactly
+    // every bit pattern is valid; `words` is 8-aligned (numpy's `as_slice`
+    // refuses an unaligned array, e.g. a buffer read at an odd offset) and holds exactly
     // `len / 2` such records, borrowed for the same lifetime.
     Ok(unsafe { std::slice::from_raw_parts(words.as_ptr() as *const Point, words.len() / 2) })
 }
 
 /// An int64 array's values, borrowed: valid only while the GIL is held.
 pub fn as_words<'a>(array: &'a PyReadonlyArray1<'_, i64>) -> PyResult<&'a [i64]> {
-    array.as_slice().map_err(|_| PyValueError::new_err("expected a contiguous int64 array"))
+    array.as_slice().map_err(|_| PyValueError::new_err("expected a contiguous, aligned int64 array"))
 }
 
 pub fn to_array(py: Python<'_>, points: Vec<Point>) -> Bound<'_, PyArray1<i64>> {

@@ -48,6 +48,13 @@ class Declined(Exception):
     """This request is upstream's to answer."""
 
 
+class NotNative(Declined):
+    """No request is ours to answer in this configuration: said once."""
+
+
+_said_not_native = set()
+
+
 def enabled_by_environment():
     return os.environ.get(ENV_SWITCH, "1").lower() not in ("0", "false",
                                                            "no", "off")
@@ -113,8 +120,14 @@ class IngestSeam:
         try:
             incoming = self._backend("incoming")
             if not hasattr(incoming, "add_parsed_measures"):
-                raise Declined("the incoming driver is not native")
+                raise NotNative("the incoming driver %s is not native"
+                                % type(incoming).__name__)
             write = getattr(self, "_" + route[0])(environ, body, *route[1])
+        except NotNative as e:
+            if str(e) not in _said_not_native:
+                _said_not_native.add(str(e))
+                LOG.warning("Native ingest is off: %s; upstream's API "
+                            "serves every request", e)
         except Declined as e:
             LOG.debug("Native ingest declined %s: %s",
                       environ.get("PATH_INFO"), e)
@@ -126,6 +139,14 @@ class IngestSeam:
             # upstream does; nothing was written.
             LOG.debug("Native ingest failed on %s, handed over",
                       environ.get("PATH_INFO"), exc_info=True)
+        except (KeyboardInterrupt, SystemExit, GeneratorExit):
+            raise
+        except BaseException:
+            # A native panic (pyo3's PanicException is a BaseException) is
+            # a bug of ours, not the client's: upstream's code answers, and
+            # the log says where.
+            LOG.warning("Native ingest panicked on %s, handed over",
+                        environ.get("PATH_INFO"), exc_info=True)
         else:
             # Past this point the request is ours: a failing backend is
             # answered as upstream answers it (the error propagates).

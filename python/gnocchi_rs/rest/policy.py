@@ -15,8 +15,19 @@ from collections import abc
 from gnocchi.rest import api as upstream_api
 from oslo_policy import _checks
 
-_TARGET_REFERENCE = re.compile(r"%\(([^)]*)\)")
+_TARGET_REFERENCE = re.compile(r"%\(([^)]*)\)s")
 _MISSING = object()
+
+
+def _references(match):
+    """The target keys a check's ``match % target`` reads, or None when the
+    template reads more than named ``%(key)s`` values (``%s`` formats the
+    whole target, ``%(key)r`` or ``%(key)d`` more than the value's text)."""
+    template = match.replace("%%", "")
+    keys = _TARGET_REFERENCE.findall(template)
+    if template.count("%") != len(keys):
+        return None
+    return set(keys)
 
 
 def _target_keys(check, rules, seen):
@@ -36,12 +47,15 @@ def _target_keys(check, rules, seen):
     if isinstance(check, _checks.RuleCheck):
         if check.match in seen:
             return set()
-        rule = rules.get(check.match)
-        if rule is None:
-            return set()
+        try:
+            # Indexing, not .get(): oslo's Rules answer a missing name with
+            # the default rule.
+            rule = rules[check.match]
+        except KeyError:
+            return set()                # fails closed, reads nothing
         return _target_keys(rule, rules, seen | {check.match})
     if type(check) in (_checks.GenericCheck, _checks.RoleCheck):
-        return set(_TARGET_REFERENCE.findall(check.match))
+        return _references(check.match)
     return None
 
 
@@ -72,8 +86,15 @@ def _projection(target, keys):
                 node = _MISSING
                 break
         # A dictionary is no leaf: flattening descends into it.
-        values.append(_MISSING if isinstance(node, abc.Mapping) else node)
+        values.append(_text(_MISSING if isinstance(node, abc.Mapping)
+                            else node))
     return tuple(values)
+
+
+def _text(value):
+    """What a check sees of a value: ``%(key)s`` formats it with str(), so
+    values with the same text (1 and "1", not 1 and True) decide alike."""
+    return value if value is _MISSING else str(value)
 
 
 def flattened(target):
@@ -91,7 +112,10 @@ class Decisions:
         self.rule = rule
         self.creds = creds
         enforcer.load_rules()
-        check = enforcer.rules.get(rule)
+        try:
+            check = enforcer.rules[rule]
+        except KeyError:
+            check = None
         keys = None if check is None else _target_keys(
             check, enforcer.rules, frozenset((rule,)))
         self.keys = None if keys is None else tuple(sorted(keys))
@@ -101,14 +125,12 @@ class Decisions:
         """``enforcer.enforce(rule, flat, creds)`` for a target already
         flattened."""
         key = None if self.keys is None else tuple(
-            flat.get(k, _MISSING) for k in self.keys)
+            _text(flat.get(k, _MISSING)) for k in self.keys)
         if key is not None:
             try:
                 return self._known[key]
             except KeyError:
                 pass
-            except TypeError:           # an unhashable value
-                key = None
         decision = self.enforcer.enforce(self.rule, flat, self.creds)
         if key is not None:
             self._known[key] = decision
@@ -123,8 +145,6 @@ class Decisions:
                 return self._known[key]
             except KeyError:
                 pass
-            except TypeError:           # an unhashable value
-                key = None
         decision = self.enforcer.enforce(self.rule, flattened(target),
                                          self.creds)
         if key is not None:
