@@ -25,7 +25,6 @@ import base64
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,62 +35,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 from project_services import start_service, stop_services  # noqa: E402
+from procstat import cpu_seconds, descendants, free_port, peak_rss_mb  # noqa: E402,E501
 BATCH_MEASURES = 5000
 AUTH = "Basic " + base64.b64encode(b"admin:").decode()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def descendants(root_pids):
-    """Pids of the given processes and all their descendants."""
-    children = {}
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open("/proc/%s/stat" % pid) as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-            children.setdefault(ppid, []).append(int(pid))
-    found, todo = set(), list(root_pids)
-    while todo:
-        pid = todo.pop()
-        if pid not in found:
-            found.add(pid)
-            todo.extend(children.get(pid, ()))
-    return found
-
-
-def cpu_seconds(pids):
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        try:
-            with open("/proc/%d/stat" % pid) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        total += sum(int(x) for x in fields[11:15])   # utime stime cutime cstime
-    return total / tick
-
-
-def peak_rss_mb(pids):
-    total = 0
-    for pid in pids:
-        try:
-            with open("/proc/%d/status" % pid) as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        total += int(line.split()[1])
-        except OSError:
-            continue
-    return total / 1024
 
 
 class Api:
@@ -163,7 +109,7 @@ def run_side(name, workdir, args):
             side_dir, "services", "postgresql", "data",
             "postmaster.pid")).readline())
         roots = [s.pid for s in servers] + [postmaster]
-        cpu0 = cpu_seconds(descendants(roots))
+        cpu0 = sum(cpu_seconds(descendants(roots)).values())
         start = time.perf_counter()
         per_metric = max(1, BATCH_MEASURES // args.metrics) \
             if args.metrics < BATCH_MEASURES else 1
@@ -190,7 +136,7 @@ def run_side(name, workdir, args):
         if not readable:
             raise SystemExit("%s: no aggregates read back" % name)
         pids = descendants(roots)
-        cpu = cpu_seconds(pids) - cpu0
+        cpu = sum(cpu_seconds(pids).values()) - cpu0
         memory = peak_rss_mb(descendants([s.pid for s in servers]))
         return {"measures": posted, "wall": wall, "cpu": cpu,
                 "peak_mb": memory}

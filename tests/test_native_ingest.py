@@ -23,6 +23,7 @@ import pytest
 import webtest
 
 import gnocchi_rs.rest as rs_rest
+import rest_harness
 from gnocchi_rs import records
 from gnocchi_rs.rest import app as rs_app
 from gnocchi_rs.rest import ingest
@@ -40,38 +41,12 @@ CLOCK_METRIC = uuid.UUID(int=0x5A301761F78B46E289008B4F6FE667FF)
 RESOURCES = ["host-1", "host-2", str(uuid.UUID(int=77))]
 
 
-def _conf(directory):
-    from gnocchi import service
-    from oslo_config import cfg
-
-    path = os.path.join(directory, "gnocchi.conf")
-    with open(path, "w") as f:
-        f.write("[DEFAULT]\ncoordination_url = file://{d}/coordination\n"
-                "[api]\nauth_mode = basic\n"
-                "[indexer]\nurl = sqlite:///{d}/index.sqlite\n"
-                "[storage]\ndriver = rs-file\nfile_basepath = {d}/storage\n"
-                "[incoming]\ndriver = rs-file\n"
-                "file_basepath = {d}/storage\n".format(d=directory))
-    return service.prepare_service(args=["--config-file", path],
-                                   conf=cfg.ConfigOpts(), skip_log_opts=True)
-
-
 def _populate(conf):
     """The same archive policies, resources and metrics (same ids) on
     both sides."""
-    from gnocchi import archive_policy
-    from gnocchi import incoming
-    from gnocchi import indexer
-    from gnocchi import storage
     from gnocchi import utils
-    from tooz import coordination
 
-    index = indexer.get_driver(conf)
-    index.upgrade()
-    storage.get_driver(conf).upgrade()
-    incoming.get_driver(conf).upgrade(8)
-    for policy in archive_policy.DEFAULT_ARCHIVE_POLICIES.values():
-        index.create_archive_policy(policy)
+    index = rest_harness.set_up(conf)
     for metric_id in METRICS + [CLOCK_METRIC]:
         index.create_metric(metric_id, "admin", archive_policy_name="low")
     for original in RESOURCES:
@@ -82,10 +57,6 @@ def _populate(conf):
             index.create_metric(uuid.uuid5(rid, name), "admin",
                                 archive_policy_name="low", name=name,
                                 resource_id=rid)
-    coord = coordination.get_coordinator(conf.coordination_url, b"test")
-    coord.start()
-    coord.create_group(b"gnocchi-processing").get()
-    coord.stop()
     index.disconnect()
 
 
@@ -100,7 +71,7 @@ def sides(tmp_path_factory):
     apps, drivers, confs = [], [], []
     for name, load in (("upstream", lambda c: rs_rest.wrap(
             upstream_app.load_app(c))), ("native", rs_app.load_app)):
-        conf = _conf(str(tmp_path_factory.mktemp(name)))
+        conf = rest_harness.embedded_conf(str(tmp_path_factory.mktemp(name)))
         _populate(conf)
         apps.append(webtest.TestApp(load(conf)))
         drivers.append(incoming.get_driver(conf))

@@ -9,7 +9,6 @@ import base64
 import io
 import json
 import logging
-import os
 import time
 import uuid
 
@@ -18,6 +17,7 @@ import webob
 import webtest
 
 import gnocchi_rs.rest as rs_rest
+import rest_harness
 from gnocchi_rs.rest import guard
 
 AUTH = "Basic " + base64.b64encode(b"admin:").decode()
@@ -25,42 +25,11 @@ JSON = {"Authorization": AUTH, "Content-Type": "application/json"}
 JSON_ACCEPT = dict(JSON, Accept="application/json")
 
 
-def _build_conf(directory):
-    from gnocchi import service
-    from oslo_config import cfg
-
-    path = os.path.join(directory, "gnocchi.conf")
-    with open(path, "w") as f:
-        f.write("[DEFAULT]\ncoordination_url = file://{d}/coordination\n"
-                "[api]\nauth_mode = basic\n"
-                "[indexer]\nurl = sqlite:///{d}/index.sqlite\n"
-                "[storage]\ndriver = rs-file\nfile_basepath = {d}/storage\n"
-                "[incoming]\ndriver = rs-file\n"
-                "file_basepath = {d}/storage\n".format(d=directory))
-    return service.prepare_service(args=["--config-file", path],
-                                   conf=cfg.ConfigOpts(), skip_log_opts=True)
-
-
 def _upgrade(conf):
     from gnocchi import archive_policy
-    from gnocchi import incoming
-    from gnocchi import indexer
-    from gnocchi import storage
-    from tooz import coordination
-
-    index = indexer.get_driver(conf)
-    index.upgrade()
-    storage.get_driver(conf).upgrade()
-    incoming.get_driver(conf).upgrade(8)
-    for policy in archive_policy.DEFAULT_ARCHIVE_POLICIES.values():
-        index.create_archive_policy(policy)
-    index.create_archive_policy(archive_policy.ArchivePolicy(
-        "seconds", 0, [{"granularity": 1, "points": 100_000}], ["mean"]))
-    coord = coordination.get_coordinator(conf.coordination_url, b"test")
-    coord.start()
-    coord.create_group(b"gnocchi-processing").get()
-    coord.stop()
-    index.disconnect()
+    rest_harness.set_up(conf, [archive_policy.ArchivePolicy(
+        "seconds", 0, [{"granularity": 1, "points": 100_000}],
+        ["mean"])]).disconnect()
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +39,7 @@ def api(tmp_path_factory):
     from gnocchi.rest import app
 
     utils_before = upstream_api.utils
-    conf = _build_conf(str(tmp_path_factory.mktemp("guard")))
+    conf = rest_harness.embedded_conf(str(tmp_path_factory.mktemp("guard")))
     _upgrade(conf)
     yield webtest.TestApp(rs_rest.wrap(app.load_app(conf)))
     upstream_api.utils = utils_before        # other modules get upstream's
@@ -195,7 +164,7 @@ def test_oversize_body_is_a_413(tmp_path_factory):
     tells the client that a smaller batch would do."""
     from gnocchi.rest import app
 
-    conf = _build_conf(str(tmp_path_factory.mktemp("guard-small")))
+    conf = rest_harness.embedded_conf(str(tmp_path_factory.mktemp("guard-small")))
     _upgrade(conf)
     small = webtest.TestApp(rs_rest.wrap(app.load_app(conf),
                                          max_body_size=1000))

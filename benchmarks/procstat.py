@@ -1,0 +1,81 @@
+"""What the benchmarks read of processes on this machine: a free port,
+a process tree, its CPU (from /proc/<pid>/stat) and its peak memory."""
+import os
+import socket
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def descendants(root_pids):
+    """Pids of the given processes and all their descendants."""
+    children = {}
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+            children.setdefault(ppid, []).append(int(pid))
+    found, todo = set(), list(root_pids)
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo.extend(children.get(pid, ()))
+    return found
+
+
+def cpu_seconds(pids):
+    """utime + stime + cutime + cstime of each live pid, in s.
+
+    These are exact (the kernel scales its tick samples to the scheduler's
+    ns count, ended threads included), but counted in clock ticks (10 ms):
+    every measurement runs for MIN_WALL seconds at least. (Per-thread
+    schedstat is finer but forgets threads that ended: upstream's
+    parallel_map starts a thread pool per batch, half of its CPU.)"""
+    tick = os.sysconf("SC_CLK_TCK")
+    cpu = {}
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        cpu[pid] = sum(int(x) for x in fields[11:15]) / tick
+    return cpu
+
+
+def peak_rss_mb(pids):
+    """The sum of the processes' peak resident sizes (VmHWM), in MiB."""
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+class ServerCpu:
+    """CPU of a server process tree between two instants (a process that
+    appears in between counts from zero; one that ended is lost unless
+    reaped by a process of the tree: in its parent's cutime/cstime)."""
+
+    def __init__(self, root):
+        self.root = root
+        self.before = cpu_seconds(descendants([root]))
+
+    def seconds(self):
+        after = cpu_seconds(descendants([self.root]) | set(self.before))
+        return sum(cpu - self.before.get(pid, 0.0)
+                   for pid, cpu in after.items())
