@@ -4,6 +4,7 @@ several processes writing to one file."""
 from __future__ import annotations
 
 import datetime
+import os
 import sqlite3
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 import uuid
 
 import pytest
+import sqlalchemy
 from gnocchi import archive_policy
 from gnocchi import indexer
 from gnocchi import service
@@ -436,3 +438,59 @@ def test_active_metrics_matches_list_metrics(index):
     # Metrics of one policy share its object.
     assert len({id(m.archive_policy) for m in found}) == 3
     assert indexer_batch.active_metrics(index, []) == []
+
+
+def _engine(index):
+    with index.facade.independent_reader() as session:
+        return session.get_bind()
+
+
+def test_connections_are_kept_between_transactions(index):
+    engine = _engine(index)
+    opened = []
+    sqlalchemy.event.listen(engine, "connect",
+                            lambda dbapi, record: opened.append(dbapi))
+    for _ in range(5):
+        index.list_metrics()
+        index.create_metric(uuid.uuid4(), "admin", "low")
+    assert len(opened) <= 1
+    assert isinstance(engine.pool, sqlalchemy.pool.QueuePool)
+
+
+def test_a_pooled_connection_comes_back_out_of_transaction(index):
+    """A connection returned without a commit or rollback event does not
+    carry the transaction marker (and so skip BEGIN) to its next user."""
+    engine = _engine(index)
+    with engine.connect() as connection:
+        connection.info["in_transaction"] = True
+    with engine.connect() as connection:
+        assert "in_transaction" not in connection.info
+    metric_id = uuid.uuid4()
+    index.create_metric(metric_id, "admin", "low")
+    assert [m.id for m in index.list_metrics(
+        attribute_filter={"=": {"id": metric_id}})] == [metric_id]
+
+
+def test_a_forked_child_opens_its_own_connection(index):
+    """oslo.db's fork guard, kept on the pool: the child does not use the
+    connection the parent holds open."""
+    index.list_metrics()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            engine = _engine(index)
+            opened = []
+            sqlalchemy.event.listen(engine, "connect",
+                                    lambda dbapi, record: opened.append(1))
+            index.create_metric(uuid.uuid4(), "admin", "low")
+            status = 0 if opened else 2
+        finally:
+            os.write(write, bytes([status]))
+            os._exit(0)
+    os.close(write)
+    status = os.read(read, 1)
+    os.waitpid(pid, 0)
+    assert status == b"\x00"
+    assert len(index.list_metrics()) == 1
