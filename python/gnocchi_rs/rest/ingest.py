@@ -289,15 +289,25 @@ class IngestSeam:
         Declined at the first refusal (upstream answers the 403)."""
         request = request or webob.Request(environ)
         creds = self.hook.auth_helper.get_auth_info(request)
-        decisions = policy.Decisions(self.hook.policy_enforcer,
-                                     _POST_MEASURES, creds)
+        enforcer = self.hook.policy_enforcer
+        if len(metrics) == 1:
+            # Nothing to share between targets: the enforcer itself, once.
+            decisions = None
+        else:
+            decisions = policy.Decisions(enforcer, _POST_MEASURES, creds)
         flattened_policies = {}
         for metric in metrics:
             if isinstance(metric, lookup.MetricRow):
-                allowed = decisions.allowed_flattened(
-                    metric.flattened_target(flattened_policies))
+                flat = metric.flattened_target(flattened_policies)
             else:
                 subject = metric if target is None else target(metric)
+                flat = None if decisions else policy.flattened(
+                    _target(subject))
+            if decisions is None:
+                allowed = enforcer.enforce(_POST_MEASURES, flat, creds)
+            elif flat is not None:
+                allowed = decisions.allowed_flattened(flat)
+            else:
                 allowed = decisions.allowed(_target(subject))
             if not allowed:
                 raise Declined("not allowed")
