@@ -45,6 +45,10 @@ upstream's). Each server also gets a floor row: a trivial WSGI app
 
 Usage: python benchmarks/api.py [--server gthread|sync|granian|uwsgi|all]
            [--auth basic,remoteuser] [--scale F] [--keep]
+
+Over 500 lines because it drives four HTTP servers and two auth modes
+for both sides; what it shares with the other benchmarks is in
+procstat.py.
 """
 from __future__ import annotations
 

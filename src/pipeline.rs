@@ -5,6 +5,9 @@
 //! `StorageDriver.add_measures_to_metrics` to the letter, so that the same
 //! batches leave the same bytes; the I/O is one batched call per step and
 //! the computing runs on all cores.
+//!
+//! Over 500 lines: the one pipeline, in the order of its steps (and their
+//! tests); the policy translation it takes is `PolicySpec`, here too.
 
 use crate::carbonara::aggregate::aggregate;
 use crate::archive_policy::{processing_back_window, ArchivePolicyItem};

@@ -2,7 +2,11 @@
 worker, on one storage (file with file:// coordination; Ceph or Redis with
 Redis coordination) and an SQLite indexer: every measure is processed, no sack is ever processed by two
 workers at once, and killing one worker with SIGKILL in the middle of its
-work loses nothing (the aggregates equal those of an uninterrupted run)."""
+work loses nothing (the aggregates equal those of an uninterrupted run).
+
+Over 500 lines: one scenario per backend and per failure, sharing one
+set of fixtures.
+"""
 from __future__ import annotations
 
 import collections

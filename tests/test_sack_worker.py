@@ -1,7 +1,11 @@
 """``gnocchi-rs metricd``'s lean processing worker (gnocchi_rs.sack_worker)
 against the in-process one, on a real PostgreSQL indexer: the same bytes
 on disk, the same indexer effects, upstream's policies read the same way;
-it loads no part of upstream Gnocchi; and the daemon runs it."""
+it loads no part of upstream Gnocchi; and the daemon runs it.
+
+Over 500 lines: one fixture set (a PostgreSQL index, both workers) for
+every part of the worker.
+"""
 from __future__ import annotations
 
 import datetime

@@ -21,6 +21,8 @@ Sections that exercise no carbonara code (``archive_policy`` items, defaults
 and method resolution, ``incoming.sack_mapping``, ``storage_naming``) are
 pure upstream code with our module out of the picture, so they are left to
 ``tests/vectors.rs``.
+
+Over 500 lines: one section per vector file of ../shared/vectors.
 """
 
 import hashlib

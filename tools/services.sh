@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # services.sh - throwaway PostgreSQL / Redis / Ceph servers for gnocchi-rs tests.
+# (Over 500 lines: three servers, each installed, started unprivileged,
+# checked and stopped here, so that tests and CI start them one way.)
 #
 # Usage:
 #   tools/services.sh install [postgresql] [redis] [ceph]   # default: all three
