@@ -292,22 +292,23 @@ class IngestSeam:
         enforcer = self.hook.policy_enforcer
         if len(metrics) == 1:
             # Nothing to share between targets: the enforcer itself, once.
-            decisions = None
-        else:
-            decisions = policy.Decisions(enforcer, _POST_MEASURES, creds)
+            [metric] = metrics
+            if isinstance(metric, lookup.MetricRow):
+                flat = metric.flattened_target({})
+            else:
+                subject = metric if target is None else target(metric)
+                flat = policy.flattened(_target(subject))
+            if not enforcer.enforce(_POST_MEASURES, flat, creds):
+                raise Declined("not allowed")
+            return
+        decisions = policy.Decisions(enforcer, _POST_MEASURES, creds)
         flattened_policies = {}
         for metric in metrics:
             if isinstance(metric, lookup.MetricRow):
-                flat = metric.flattened_target(flattened_policies)
+                allowed = decisions.allowed_flattened(
+                    metric.flattened_target(flattened_policies))
             else:
                 subject = metric if target is None else target(metric)
-                flat = None if decisions else policy.flattened(
-                    _target(subject))
-            if decisions is None:
-                allowed = enforcer.enforce(_POST_MEASURES, flat, creds)
-            elif flat is not None:
-                allowed = decisions.allowed_flattened(flat)
-            else:
                 allowed = decisions.allowed(_target(subject))
             if not allowed:
                 raise Declined("not allowed")
