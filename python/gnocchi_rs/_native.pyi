@@ -231,3 +231,9 @@ def parse_metric_batch(body: bytes) -> Tuple[List[bytes], ParsedMeasures]: ...
 def parse_resource_batch(
     body: bytes,
 ) -> Tuple[List[Tuple[str, List[Tuple[str, Optional[str], Optional[str], int]]]], ParsedMeasures]: ...
+def render_measures(
+    series: Sequence[Tuple[float, npt.NDArray[numpy.int64], npt.NDArray[numpy.float64]]],
+) -> bytes:
+    """``[[timestamp, granularity, value], ...]`` as upstream's API renders
+    it, for ``(granularity seconds, timestamps ns, values)`` in order."""
+    ...

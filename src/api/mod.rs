@@ -9,6 +9,7 @@
 
 pub mod json;
 pub mod measures;
+pub mod render;
 pub mod timestamps;
 
 /// Why the native path declined a body (for the logs; the request is then

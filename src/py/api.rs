@@ -6,8 +6,10 @@
 
 use super::records::detach_if_large;
 use crate::api::measures::{self, NamedMeasures};
+use crate::api::render::MeasuresJson;
 use crate::api::Declined;
 use crate::carbonara::Point;
+use numpy::PyReadonlyArray1;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -78,11 +80,40 @@ fn parse_resource_batch(py: Python<'_>, body: &[u8]) -> PyResult<ResourceBatch> 
     Ok((resources, ParsedMeasures { lists }))
 }
 
+/// One series of a measures answer: its granularity in seconds, its
+/// timestamps (ns) and values (any strides: fields of a structured array).
+type SeriesArg<'py> = (f64, PyReadonlyArray1<'py, i64>, PyReadonlyArray1<'py, f64>);
+
+/// The body of a measures answer, as upstream renders it, for the series
+/// in the order given.
+#[pyfunction]
+fn render_measures<'py>(py: Python<'py>, series: Vec<SeriesArg<'py>>) -> PyResult<Bound<'py, PyBytes>> {
+    let mut owned = Vec::with_capacity(series.len());
+    for (granularity, timestamps, values) in &series {
+        let (timestamps, values) = (timestamps.as_array(), values.as_array());
+        if timestamps.len() != values.len() {
+            return Err(pyo3::exceptions::PyValueError::new_err("timestamps and values differ in length"));
+        }
+        owned.push((*granularity, timestamps.to_vec(), values.to_vec()));
+    }
+    let points = owned.iter().map(|(_, t, _)| t.len()).sum::<usize>();
+    let body = detach_if_large(py, points * 16, || {
+        let mut body = MeasuresJson::new();
+        body.reserve(points);
+        for (granularity, timestamps, values) in &owned {
+            body.push_series(*granularity, timestamps.iter().copied().zip(values.iter().copied()));
+        }
+        body.finish()
+    });
+    Ok(PyBytes::new(py, body.as_bytes()))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RequestDeclined", m.py().get_type::<RequestDeclined>())?;
     m.add_class::<ParsedMeasures>()?;
     m.add_function(wrap_pyfunction!(parse_measure_list, m)?)?;
     m.add_function(wrap_pyfunction!(parse_metric_batch, m)?)?;
     m.add_function(wrap_pyfunction!(parse_resource_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(render_measures, m)?)?;
     Ok(())
 }
