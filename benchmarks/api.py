@@ -296,19 +296,20 @@ class Server:
         self.log.close()
 
 
-def run_requests(server, client, path, bodies, expect=202, repeat=True):
-    """(server CPU seconds, wall seconds, requests) for the bodies, one by
-    one, sent again in turn (if ``repeat``) until MIN_WALL seconds have
-    passed."""
+def run_requests(server, client, path, bodies, expect=202, repeat=True,
+                 method="POST"):
+    """(server CPU seconds, wall seconds, requests) for the bodies (None:
+    no body), one by one, sent again in turn (if ``repeat``) until
+    MIN_WALL seconds have passed."""
     cpu = ServerCpu(server.proc.pid)
     start = time.perf_counter()
     sent = 0
     while True:
         for body in bodies:
-            status, payload = client.call("POST", path, body)
+            status, payload = client.call(method, path, body)
             if status != expect:
-                raise SystemExit("POST %s: %d %s (log: %s)" % (
-                    path, status, payload[:300], server.log_path))
+                raise SystemExit("%s %s: %d %s (log: %s)" % (
+                    method, path, status, payload[:300], server.log_path))
         sent += len(bodies)
         wall = time.perf_counter() - start
         if not repeat or wall >= MIN_WALL or sent >= 1000 * len(bodies):

@@ -27,6 +27,7 @@ import rest_harness
 from gnocchi_rs import records
 from gnocchi_rs.rest import app as rs_app
 from gnocchi_rs.rest import ingest
+from gnocchi_rs.rest import seam
 
 ADMIN = "Basic " + base64.b64encode(b"admin:").decode()
 OTHER = "Basic " + base64.b64encode(b"bob:").decode()
@@ -258,7 +259,7 @@ def test_a_native_panic_is_handed_over(sides, monkeypatch, caplog):
     def panic(body):
         raise _FakePanic("a bug of ours")
     monkeypatch.setattr(ingest._native, "parse_metric_batch", panic)
-    caplog.set_level(logging.WARNING, logger="gnocchi_rs.rest.ingest")
+    caplog.set_level(logging.WARNING, logger="gnocchi_rs.rest.seam")
     answer = _both(sides, "/v1/batch/metrics/measures",
                    {str(METRICS[1]): EPOCH})
     assert answer.status_int == 202
@@ -268,11 +269,11 @@ def test_a_native_panic_is_handed_over(sides, monkeypatch, caplog):
 def test_a_driver_that_is_not_native_is_said_once(sides, monkeypatch,
                                                   caplog):
     native_app = sides[0][1]
-    real = ingest.IngestSeam._backend
-    monkeypatch.setattr(ingest.IngestSeam, "_backend", lambda self, name:
+    real = seam.NativeSeam._backend
+    monkeypatch.setattr(seam.NativeSeam, "_backend", lambda self, name:
                         object() if name == "incoming" else real(self, name))
-    monkeypatch.setattr(ingest, "_said_not_native", set())
-    caplog.set_level(logging.WARNING, logger="gnocchi_rs.rest.ingest")
+    monkeypatch.setattr(seam, "_said_not_native", set())
+    caplog.set_level(logging.WARNING, logger="gnocchi_rs.rest.seam")
     for _ in range(3):
         native_app.post("/v1/metric/not-a-uuid/measures", "[]",
                         headers=JSON, expect_errors=True)
@@ -307,7 +308,7 @@ def test_zz_the_same_measures_are_stored(sides):
 
 def test_the_native_path_served_the_valid_requests(sides, caplog):
     """Not a fallback in disguise: the valid batch is not handed over."""
-    caplog.set_level(logging.DEBUG, logger="gnocchi_rs.rest.ingest")
+    caplog.set_level(logging.DEBUG, logger="gnocchi_rs.rest.seam")
     _both(sides, "/v1/batch/metrics/measures", {str(METRICS[3]): EPOCH})
     _both(sides, "/v1/batch/resources/metrics/measures",
           {RESOURCES[0]: {"cpu": ISO}})
@@ -328,8 +329,8 @@ def test_the_paste_file_ships_with_the_package():
 
 
 def test_the_switch_turns_the_native_path_off(monkeypatch):
-    monkeypatch.setenv(ingest.ENV_SWITCH, "0")
-    assert not ingest.enabled_by_environment()
+    monkeypatch.setenv(seam.ENV_SWITCH, "0")
+    assert not seam.enabled_by_environment()
     sentinel = object()
     assert rs_app.app_factory.__module__ == "gnocchi_rs.rest.app"
     monkeypatch.setattr(rs_app.upstream_app, "app_factory",

@@ -3,7 +3,7 @@
 Usage: check_aliases.py MAP    (e.g. file=rs-file or storage:file=rs-file)
 
 Called by tools/run-upstream-suite.sh before the run: fail once, not in
-1000 tests. Also checks that the native ingest path is in place in
+1000 tests. Also checks that the native request path is in place in
 upstream's application factory (sitecustomize.py puts it there), unless
 GNOCCHI_RS_NATIVE_API=0.
 """
@@ -23,8 +23,8 @@ def main(spec):
     if os.environ.get("GNOCCHI_RS_NATIVE_API", "1") != "0":
         from gnocchi.rest import app
         if not getattr(app.app_factory, "gnocchi_rs_ingest", False):
-            sys.exit("the native ingest path is not in upstream's factory")
-        print("run-upstream-suite: the native ingest path is on")
+            sys.exit("the native request path is not in upstream's factory")
+        print("run-upstream-suite: the native request path is on")
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ def _wrap(utils):
 
 
 def _native_ingest(rest_app):
-    """gnocchi-rs' native ingest path in front of upstream's /v1
+    """gnocchi-rs' native request path (measure posts and reads) in front of upstream's /v1
     application, as `gnocchi-rs api` serves it (GNOCCHI_RS_NATIVE_API=0:
     upstream's application alone)."""
     from gnocchi_rs.rest import app

@@ -1,12 +1,13 @@
-"""gnocchi-rs' REST application: upstream's, with the native ingest path
-in place of the innermost /v1 application and gnocchi-rs' request guards.
+"""gnocchi-rs' REST application: upstream's, with the native request path
+(measure posts and reads, ``seam.py``) in place of the innermost /v1
+application, and gnocchi-rs' request guards.
 
 Deployments get it three ways:
 - ``gnocchi-rs api`` and ``gnocchi-rs serve`` serve it;
 - a WSGI server (uwsgi, mod_wsgi, granian, gunicorn) can point at
   ``gnocchi_rs.rest.wsgi:application``, the counterpart of upstream's
   ``gnocchi.rest.wsgi:application``;
-- an existing paste file gets the ingest path by naming
+- an existing paste file gets the native path by naming
   ``gnocchi_rs.rest.app:app_factory`` as the factory of ``[app:gnocchiv1]``
   (this package's ``api-paste.ini`` does).
 
@@ -20,7 +21,7 @@ import os
 from gnocchi.rest import app as upstream_app
 
 from gnocchi_rs import rest
-from gnocchi_rs.rest import ingest
+from gnocchi_rs.rest import seam
 
 PASTE_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                             "api-paste.ini")
@@ -46,34 +47,34 @@ def _gnocchi_hook(application):
 V1_ROOT = "gnocchi.rest.api.V1Controller"
 
 
-def _with_ingest(application, local_conf):
-    if isinstance(application, ingest.IngestSeam) or \
+def _with_native_path(application, local_conf):
+    if isinstance(application, seam.NativeSeam) or \
             local_conf.get("root") != V1_ROOT or \
-            not ingest.enabled_by_environment():
+            not seam.enabled_by_environment():
         return application
     hook = _gnocchi_hook(application)
     if hook is None:
         return application
-    return ingest.IngestSeam(application, hook)
+    return seam.NativeSeam(application, hook)
 
 
 def app_factory(global_config, **local_conf):
     """Paste factory: upstream's application for ``root``, with the native
-    ingest path in front of its /v1 application."""
-    return _with_ingest(
+    native request path in front of its /v1 application."""
+    return _with_native_path(
         upstream_app.app_factory(global_config, **local_conf), local_conf)
 
 
 def install_in_upstream_factory():
     """Make upstream's own ``gnocchi.rest.app:app_factory`` build the /v1
-    application with the native ingest path, for paste files that name
+    application with the native request path, for paste files that name
     upstream's factory (upstream's test suites run this way)."""
     original = upstream_app.app_factory
     if getattr(original, "gnocchi_rs_ingest", False):
         return
 
     def factory(global_config, **local_conf):
-        return _with_ingest(original(global_config, **local_conf),
+        return _with_native_path(original(global_config, **local_conf),
                             local_conf)
 
     factory.gnocchi_rs_ingest = True

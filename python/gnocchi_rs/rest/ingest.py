@@ -1,41 +1,27 @@
-"""The native ingest path: the measure routes of upstream's API served
-without Pecan, with upstream's answers.
+"""The ingest routes of the native request path (``seam.py``): posts of
+measures served without Pecan.
 
-It sits where upstream's Pecan application sits, behind the paste
-pipeline's auth middleware, and shares the Pecan application's backends,
-policy enforcer and auth helper. A request it serves goes: body parsed
-natively into measures that stay native, one indexer query for its
-metrics, one policy evaluation per distinct set of the values the rule
-reads, one batched write to the incoming backend, a 202.
-
-It serves a request only when the answer is certain to be upstream's 202:
-the body is in a form it reads exactly as upstream does, every metric
-exists, the policy allows every one. Anything else (malformed bodies,
-unknown metrics or resources, metrics to create, a refusal, an exception)
-is handed, untouched, to upstream's Pecan application, which gives
-upstream's own answer. Nothing is written before that decision, so a
-handed-over request is never half applied.
+A request served here goes: body parsed natively into measures that stay
+native, one indexer query for its metrics, one policy evaluation per
+distinct set of the values the rule reads, one batched write to the
+incoming backend, a 202. It is served only when the answer is certain to
+be upstream's 202: the body is in a form read exactly as upstream reads
+it, every metric exists, the policy allows every one.
 """
 from __future__ import annotations
 
 import io
-import logging
-import os
 import urllib.parse
 import uuid
 
 import webob
-import webob.acceptparse
 from gnocchi import json as gnocchi_json
 from gnocchi import utils
 
 from gnocchi_rs import _native
 from gnocchi_rs.rest import lookup
-from gnocchi_rs.rest import policy
-
-LOG = logging.getLogger("gnocchi_rs.rest.ingest")
-
-ENV_SWITCH = "GNOCCHI_RS_NATIVE_API"
+from gnocchi_rs.rest import routing
+from gnocchi_rs.rest.routing import Declined, NotNative
 
 _POST_MEASURES = "post measures"
 _ACCEPTED = ("202 Accepted", [("Content-Length", "0"),
@@ -44,29 +30,9 @@ _TRUE = frozenset(("1", "t", "true", "on", "y", "yes"))
 _FALSE = frozenset(("0", "f", "false", "off", "n", "no"))
 
 
-class Declined(Exception):
-    """This request is upstream's to answer."""
-
-
-class NotNative(Declined):
-    """No request is ours to answer in this configuration: said once."""
-
-
-_said_not_native = set()
-
-
-def enabled_by_environment():
-    return os.environ.get(ENV_SWITCH, "1").lower() not in ("0", "false",
-                                                           "no", "off")
-
-
-def _route(path):
-    """(handler name, path arguments) of a measure route, or None."""
-    parts = path.split("/")
-    # PATH_INFO below /v1: "/batch/metrics/measures", ...
-    if len(parts) < 2 or parts[0] != "":
-        return None
-    parts = parts[1:]
+def route(parts):
+    """(handler name, path arguments) of an ingest route for the segments
+    of a path below /v1, or None."""
     if parts == ["batch", "metrics", "measures"]:
         return "metric_batch", ()
     if parts == ["batch", "resources", "metrics", "measures"]:
@@ -79,82 +45,27 @@ def _route(path):
     return None
 
 
-def _path_info(environ):
-    """PATH_INFO as text, as webob (and so Pecan) decodes it; "" when it
-    is not UTF-8 (upstream's to answer)."""
-    try:
-        return environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8")
-    except UnicodeError:
-        return ""
+class IngestRoutes:
+    """The ingest routes of ``seam.NativeSeam``."""
 
-
-def _target(subject):
-    """What upstream's ``api.enforce`` turns a subject into before
-    flattening it."""
-    if isinstance(subject, dict):
-        return subject
-    return subject.jsonify() if hasattr(subject, "jsonify") \
-        else subject.__dict__
-
-
-class IngestSeam:
-    """The innermost WSGI application of ``/v1``: measure posts natively,
-    every other request to ``pecan_app``."""
-
-    def __init__(self, pecan_app, hook):
-        self.pecan_app = pecan_app
-        self.hook = hook
-
-    def _backend(self, name):
-        return self.hook._lazy_load(name)
-
-    def __call__(self, environ, start_response):
-        route = None
-        if environ.get("REQUEST_METHOD") == "POST":
-            route = _route(_path_info(environ))
-        if route is None:
-            return self.pecan_app(environ, start_response)
+    def _ingest(self, environ, start_response, route):
         body = self._read_body(environ)
         if body is None:
             return self.pecan_app(environ, start_response)
-        try:
-            incoming = self._backend("incoming")
-            if not hasattr(incoming, "add_parsed_measures"):
-                raise NotNative("the incoming driver %s is not native"
-                                % type(incoming).__name__)
-            write = getattr(self, "_" + route[0])(environ, body, *route[1])
-        except NotNative as e:
-            if str(e) not in _said_not_native:
-                _said_not_native.add(str(e))
-                LOG.warning("Native ingest is off: %s; upstream's API "
-                            "serves every request", e)
-        except Declined as e:
-            LOG.debug("Native ingest declined %s: %s",
-                      environ.get("PATH_INFO"), e)
-        except _native.RequestDeclined as e:
-            LOG.debug("Native ingest declined the body of %s: %s",
-                      environ.get("PATH_INFO"), e)
-        except Exception:
-            # Upstream's code meets the same failure and answers it as
-            # upstream does; nothing was written.
-            LOG.debug("Native ingest failed on %s, handed over",
-                      environ.get("PATH_INFO"), exc_info=True)
-        except (KeyboardInterrupt, SystemExit, GeneratorExit):
-            raise
-        except BaseException:
-            # A native panic (pyo3's PanicException is a BaseException) is
-            # a bug of ours, not the client's: upstream's code answers, and
-            # the log says where.
-            LOG.warning("Native ingest panicked on %s, handed over",
-                        environ.get("PATH_INFO"), exc_info=True)
-        else:
-            # Past this point the request is ours: a failing backend is
-            # answered as upstream answers it (the error propagates).
-            incoming.add_parsed_measures(*write)
-            start_response(*_ACCEPTED)
-            return [b""]
-        environ["wsgi.input"] = io.BytesIO(body)
-        return self.pecan_app(environ, start_response)
+        return self._serve(environ, start_response,
+                           lambda: self._ingest_answer(environ, body, route),
+                           body=body)
+
+    def _ingest_answer(self, environ, body, route):
+        incoming = self._backend("incoming")
+        if not hasattr(incoming, "add_parsed_measures"):
+            raise NotNative("the incoming driver %s is not native"
+                            % type(incoming).__name__)
+        handler, arguments = route
+        parsed, targets = getattr(self, "_" + handler)(environ, body,
+                                                       *arguments)
+        return (lambda: incoming.add_parsed_measures(parsed, targets),
+                ) + _ACCEPTED + (b"",)
 
     @staticmethod
     def _read_body(environ):
@@ -164,9 +75,7 @@ class IngestSeam:
         content_type = environ.get("CONTENT_TYPE", "")
         if content_type.split(";", 1)[0].strip() != "application/json":
             return None
-        accept = environ.get("HTTP_ACCEPT")
-        if accept is not None and not webob.acceptparse.create_accept_header(
-                accept).acceptable_offers(["application/json"]):
+        if not routing.takes_json(environ):
             return None
         try:
             length = int(environ.get("CONTENT_LENGTH") or "")
@@ -193,7 +102,7 @@ class IngestSeam:
         if len(metrics) != len(metric_ids):
             raise Declined("unknown metrics")
         index_of = {m: i for i, m in enumerate(metric_ids)}
-        self._authorize(environ, metrics)
+        self._authorize(_POST_MEASURES, webob.Request(environ), metrics)
         return parsed, [(m.id, index_of[m.id]) for m in metrics]
 
     def _resource_batch(self, environ, body):
@@ -227,24 +136,18 @@ class IngestSeam:
             # Unknown metrics (a 400) or metrics to create: upstream's.
             raise Declined("unknown metrics (create_metrics=%s)"
                            % create_metrics)
-        self._authorize(environ, [m for m, _ in targets], request)
+        self._authorize(_POST_MEASURES, request, [m for m, _ in targets])
         return parsed, [(m.id, i) for m, i in targets]
 
     def _metric(self, environ, body, metric_id):
         if environ.get("QUERY_STRING"):
             raise Declined("query string")
-        try:
-            metric_id = uuid.UUID(metric_id)
-        except ValueError:
-            raise Declined("not a metric id")
         parsed = _native.parse_measure_list(body)
-        metrics = self._backend("indexer").list_metrics(
-            attribute_filter={"=": {"id": metric_id}}, details=True)
-        if not metrics:
-            raise Declined("unknown metric")
-        self._authorize(environ, metrics, target=gnocchi_json.to_primitive)
+        metric = self._metric_by_id(metric_id)
+        self._authorize(_POST_MEASURES, webob.Request(environ), [metric],
+                        target=gnocchi_json.to_primitive)
         # Upstream writes an empty list too (an empty blob).
-        return parsed, [(metrics[0].id, 0)]
+        return parsed, [(metric.id, 0)]
 
     def _named_metric(self, environ, body, resource_type, resource_id,
                       name):
@@ -252,21 +155,11 @@ class IngestSeam:
             raise Declined("query string")
         parsed = _native.parse_measure_list(body)
         request = webob.Request(environ)
-        indexer = self._backend("indexer")
-        creator = self.hook.auth_helper.get_current_user(request)
-        indexer.get_resource_type(resource_type)
-        try:
-            resource_id = utils.ResourceUUID(resource_id, creator)
-        except ValueError:
-            raise Declined("invalid resource id")
-        metrics = indexer.list_metrics(details=True, attribute_filter={
-            "and": [{"=": {"name": name}},
-                    {"=": {"resource_id": str(resource_id)}}]})
-        if not metrics:
-            raise Declined("unknown metric")
-        self._authorize(environ, metrics[:1], request,
+        metric = self._metric_by_name(request, resource_type, resource_id,
+                                      name)
+        self._authorize(_POST_MEASURES, request, [metric],
                         target=gnocchi_json.to_primitive)
-        return parsed, [(metrics[0].id, 0)]
+        return parsed, [(metric.id, 0)]
 
     # -- shared steps -------------------------------------------------------
 
@@ -283,33 +176,3 @@ class IngestSeam:
         if value not in _TRUE | _FALSE:
             raise Declined("create_metrics is not a boolean")
         return value in _TRUE
-
-    def _authorize(self, environ, metrics, request=None, target=None):
-        """Upstream's ``enforce("post measures", metric)`` for each, or
-        Declined at the first refusal (upstream answers the 403)."""
-        request = request or webob.Request(environ)
-        creds = self.hook.auth_helper.get_auth_info(request)
-        enforcer = self.hook.policy_enforcer
-        if len(metrics) == 1:
-            # Nothing to share between targets: the enforcer itself, once.
-            [metric] = metrics
-            if isinstance(metric, lookup.MetricRow):
-                flat = metric.flattened_target({})
-            else:
-                subject = metric if target is None else target(metric)
-                flat = policy.flattened(_target(subject))
-            if not enforcer.enforce(_POST_MEASURES, flat, creds):
-                raise Declined("not allowed")
-            return
-        decisions = policy.Decisions(enforcer, _POST_MEASURES, creds)
-        flattened_policies = {}
-        for metric in metrics:
-            if isinstance(metric, lookup.MetricRow):
-                allowed = decisions.allowed_flattened(
-                    metric.flattened_target(flattened_policies))
-            else:
-                subject = metric if target is None else target(metric)
-                allowed = decisions.allowed(_target(subject))
-            if not allowed:
-                raise Declined("not allowed")
-

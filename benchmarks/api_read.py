@@ -1,0 +1,191 @@
+"""The REST API's reads, request by request, side by side: upstream
+Gnocchi's WSGI application (`file` storage) against `gnocchi-rs api`
+(`rs-file`), each in one single-threaded gunicorn gthread worker, over the
+same SQLite index and the same stored data (the layouts are the same; the
+data is written and processed once, through `gnocchi-rs api`).
+
+Requests (every answer is checked: 200, and the same bytes from both
+sides):
+* GET /v1/metric/<id>/measures?granularity=60: 1000 points;
+* the same at granularity=1: 86400 points (a day at 1 s);
+* the last hour of it at 60 s, 60 points: what Grafana's datasource
+  sends per metric of a dashboard, where the per-request cost counts;
+* GET /v1/resource/generic/<id>/metric/cpu/measures, 1000 points of max;
+* POST /v1/aggregates?granularity=60, the mean of 10 metrics (1000 points
+  each), as Aodh and Grafana ask for it.
+The figure is the server's CPU per request (as in api.py: utime + stime
+of the server and its children from /proc, N requests and again until
+2 s have passed, after a warm-up; the client is not counted).
+
+Usage: python benchmarks/api_read.py [--scale F] [--keep]
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import api
+
+HEADERS = {"Authorization": "basic " + base64.b64encode(b"admin:").decode()}
+T0 = 1_700_000_040        # a minute boundary
+MINUTES = 1000
+
+# name, label, requests per run, target (x less CPU)
+REQUESTS = (
+    ("get-1000", "GET metric measures, 1000 points", 100, 10),
+    ("get-86400", "  the same, 86400 points at 1 s", 10, 10),
+    ("get-60", "  the last hour at 60 s, 60 points", 200, 10),
+    ("get-named", "GET resource/../metric/cpu, 1000 pts", 100, 10),
+    ("aggregates", "POST aggregates, mean of 10 metrics", 40, 10),
+)
+
+
+class Workload:
+    def __init__(self):
+        self.metric = self.second_metric = self.resource = None
+        self.group = []
+
+    def create(self, client):
+        client.json("POST", "/v1/archive_policy", {
+            "name": "bench", "back_window": 0,
+            "definition": [{"granularity": "1m", "points": 1440},
+                           {"granularity": "1h", "points": 720}]})
+        client.json("POST", "/v1/archive_policy", {
+            "name": "bench-1s", "back_window": 0,
+            "aggregation_methods": ["mean", "max"],
+            "definition": [{"granularity": "1s", "points": 86400}]})
+        self.resource = str(uuid.uuid4())
+        client.json("POST", "/v1/resource/generic", {
+            "id": self.resource, "metrics": {
+                "cpu": {"archive_policy_name": "bench"}}})
+        self.metric = client.json(
+            "GET", "/v1/resource/generic/%s" % self.resource)["metrics"][
+                "cpu"]
+        self.group = [self.metric] + [
+            client.json("POST", "/v1/metric",
+                        {"archive_policy_name": "bench"})["id"]
+            for _ in range(9)]
+        self.second_metric = client.json(
+            "POST", "/v1/metric", {"archive_policy_name": "bench-1s"})["id"]
+        # Three measures a minute (mean, max and the others differ),
+        # values with all their digits.
+        for k, metric in enumerate(self.group):
+            client.json("POST", "/v1/batch/metrics/measures", {metric: [
+                {"timestamp": T0 + 20 * i, "value": (i * 0.37 + k) % 97.3}
+                for i in range(3 * MINUTES)]}, expect=(202,))
+        for start in range(0, 86400, 21600):
+            client.json("POST", "/v1/metric/%s/measures" % self.second_metric,
+                        [{"timestamp": T0 + s, "value": s % 1000 / 7}
+                         for s in range(start, start + 21600)],
+                        expect=(202,))
+        # Processed now, by upstream's refresh through gnocchi-rs' API.
+        for metric in self.group + [self.second_metric]:
+            client.json("GET", "/v1/metric/%s/measures?refresh=true"
+                        % metric)
+
+    def request(self, name):
+        """(method, path, body)."""
+        if name == "get-1000":
+            return "GET", "/v1/metric/%s/measures?granularity=60" % (
+                self.metric), None
+        if name == "get-86400":
+            return "GET", "/v1/metric/%s/measures?granularity=1" % (
+                self.second_metric), None
+        if name == "get-60":
+            start = T0 + 60 * (MINUTES - 60)
+            return "GET", ("/v1/metric/%s/measures?granularity=60&start=%d"
+                           % (self.metric, start)), None
+        if name == "get-named":
+            return "GET", ("/v1/resource/generic/%s/metric/cpu/measures"
+                           "?granularity=60&aggregation=max"
+                           % self.resource), None
+        operations = "(aggregate mean (metric %s))" % " ".join(
+            "(%s mean)" % m for m in self.group)
+        return "POST", "/v1/aggregates?granularity=60", {
+            "operations": operations}
+
+
+def measure_side(side, workdir, workload, args):
+    conf = api.write_conf(workdir, side, "basic")
+    server = api.start_side("gthread", side, "basic", conf, workdir, None)
+    client = api.Client(server.port, HEADERS)
+    figures, answers = {}, {}
+    try:
+        for name, _, _, _ in REQUESTS:
+            method, path, body = workload.request(name)
+            status, answers[name] = client.call(method, path, body)
+            if status != 200:
+                raise SystemExit("%s %s: %d %s" % (
+                    method, path, status, answers[name][:300]))
+            api.run_requests(server, client, path, [body] * api.WARMUP,
+                             expect=200, method=method)
+        for name, _, n, _ in REQUESTS:
+            method, path, body = workload.request(name)
+            cpu, wall, sent = api.run_requests(
+                server, client, path, [body] * api.count(n, args.scale),
+                expect=200, method=method)
+            figures[name] = (cpu / sent, wall / sent)
+    finally:
+        if client.conn:
+            client.conn.close()
+        server.stop()
+    return figures, answers
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    workdir = tempfile.mkdtemp(prefix="gnocchi-rs-api-read-bench-")
+    started = time.perf_counter()
+    try:
+        subprocess.run([os.path.join(api.BIN, "gnocchi-rs"), "upgrade",
+                        "--config-file",
+                        api.write_conf(workdir, "gnocchi-rs", "basic")],
+                       check=True, capture_output=True)
+        workload = Workload()
+        conf = api.write_conf(workdir, "gnocchi-rs", "basic")
+        server = api.start_side("gthread", "gnocchi-rs", "basic", conf,
+                                workdir, None)
+        try:
+            workload.create(api.Client(server.port, HEADERS))
+        finally:
+            server.stop()
+        results = {side: measure_side(side, workdir, workload, args)
+                   for side in api.SIDES}
+        (up, up_answers), (rs, rs_answers) = (results["upstream"],
+                                              results["gnocchi-rs"])
+        print("gunicorn gthread 1x1; auth basic; server CPU per request "
+              "(wall per request)")
+        print("%-40s %20s %20s %7s %7s %s" % (
+            "request", "upstream", "gnocchi-rs", "ratio", "target",
+            "same bytes"))
+        for name, label, _, target in REQUESTS:
+            (uc, uw), (rc, rw) = up[name], rs[name]
+            ratio = uc / rc if rc else float("inf")
+            same = up_answers[name] == rs_answers[name]
+            print("%-40s %9.2f ms (%5.1f) %9.2f ms (%5.1f) %6.1fx %7s %s" % (
+                label, 1e3 * uc, 1e3 * uw, 1e3 * rc, 1e3 * rw, ratio,
+                ">= %dx%s" % (target, "" if ratio >= target else " no"),
+                "yes (%d B)" % len(rs_answers[name]) if same else "NO"))
+        print("\n(%.0f s)" % (time.perf_counter() - started))
+        if not all(up_answers[n] == rs_answers[n] for n, _, _, _ in
+                   REQUESTS):
+            sys.exit("the answers differ")
+    finally:
+        if args.keep:
+            print("kept %s" % workdir)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
