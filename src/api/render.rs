@@ -68,7 +68,7 @@ fn push_float(out: &mut String, x: f64) {
     } else if x.is_infinite() {
         out.push_str(if x > 0.0 { "Infinity" } else { "-Infinity" });
     } else {
-        out.push_str(&pyfloat::repr(x));
+        pyfloat::write_repr(out, x);
     }
 }
 
@@ -84,8 +84,32 @@ fn push_timestamp(out: &mut String, ns: i64) {
     let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
     let (year, month, day) = civil_from_days(days);
     let (hour, minute, second) = (second_of_day / 3600, second_of_day / 60 % 60, second_of_day % 60);
+    if (0..10_000).contains(&year) {
+        // One formatting per point: by hand, write! is most of it.
+        let year = year as u32;
+        push_two(out, year / 100);
+        push_two(out, year % 100);
+        out.push('-');
+        push_two(out, month);
+        out.push('-');
+        push_two(out, day);
+        out.push('T');
+        for (i, part) in [hour, minute, second].into_iter().enumerate() {
+            if i > 0 {
+                out.push(':');
+            }
+            push_two(out, part as u32);
+        }
+        return;
+    }
     // Writing to a String cannot fail.
     let _ = write!(out, "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}");
+}
+
+/// Two decimal digits of `n` < 100.
+fn push_two(out: &mut String, n: u32) {
+    out.push(char::from(b'0' + (n / 10) as u8));
+    out.push(char::from(b'0' + (n % 10) as u8));
 }
 
 /// The proleptic Gregorian date of a day count since 1970-01-01 (Howard
@@ -143,6 +167,23 @@ mod tests {
         // 2100 is not a leap year, 2000 and 2400 are.
         for (days, date) in [(0, (1970, 1, 1)), (11_016, (2000, 2, 29)), (47_541, (2100, 3, 1)), (-25_567, (1900, 1, 1))] {
             assert_eq!(civil_from_days(days), date);
+        }
+    }
+
+    #[test]
+    fn timestamps_by_hand_as_formatted() {
+        use std::fmt::Write;
+        for seconds in [-9_000_000_000i64, -1, 0, 951_782_399, 4_102_444_800, 9_000_000_000] {
+            for ns in [seconds * NS_PER_SECOND, seconds * NS_PER_SECOND + 999_999_999] {
+                let mut ours = String::new();
+                push_timestamp(&mut ours, ns);
+                let s = ns.div_euclid(NS_PER_SECOND);
+                let (year, month, day) = civil_from_days(s.div_euclid(86_400));
+                let t = s.rem_euclid(86_400);
+                let mut expected = String::new();
+                let _ = write!(expected, "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60);
+                assert_eq!(ours, expected);
+            }
         }
     }
 }

@@ -4,33 +4,114 @@
 
 /// Formats `x` exactly as CPython's `repr(x)` does.
 pub fn repr(x: f64) -> String {
+    let mut out = String::with_capacity(24);
+    write_repr(&mut out, x);
+    out
+}
+
+/// A fixed buffer for one `{:e}` rendering: the request path renders a
+/// float per point, and heap strings per float were most of its cost.
+struct Scratch {
+    bytes: [u8; 40],
+    len: usize,
+}
+
+impl std::fmt::Write for Scratch {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.bytes.len() {
+            return Err(std::fmt::Error);
+        }
+        self.bytes[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Appends CPython's `repr(x)` to `out`.
+pub fn write_repr(out: &mut String, x: f64) {
+    use std::fmt::Write;
     if x.is_nan() {
-        return "nan".into();
+        out.push_str("nan");
+        return;
     }
     if x.is_infinite() {
-        return if x > 0.0 { "inf".into() } else { "-inf".into() };
+        out.push_str(if x > 0.0 { "inf" } else { "-inf" });
+        return;
     }
-    // `{:e}` gives the shortest round-trip digits, like CPython's repr.
-    let sci = format!("{:e}", x.abs());
-    let (mantissa, exponent) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    let sign = if x.is_sign_negative() { "-" } else { "" };
+    // `{:e}` gives the shortest round-trip digits, like CPython's repr:
+    // at most 17 digits, a point and an exponent of 3 digits fit.
+    let mut sci = Scratch { bytes: [0; 40], len: 0 };
+    if write!(sci, "{:e}", x.abs()).is_err() {
+        out.push_str(&format!("{x:?}"));
+        return;
+    }
+    let sci = &sci.bytes[..sci.len];
+    let e_at = sci.iter().position(|&b| b == b'e').unwrap_or(sci.len());
+    let mut digits = [0u8; 24];
+    let mut count = 0;
+    for &b in sci[..e_at].iter().filter(|&&b| b != b'.') {
+        if count < digits.len() {
+            digits[count] = b;
+            count += 1;
+        }
+    }
+    let digits = &digits[..count];
+    let exponent = parse_exponent(&sci[(e_at + 1).min(sci.len())..]);
+    if x.is_sign_negative() {
+        out.push('-');
+    }
+    let push = |out: &mut String, bytes: &[u8]| {
+        // ASCII digits from `{:e}`.
+        out.extend(bytes.iter().map(|&b| b as char));
+    };
     // CPython switches to exponent notation outside 1e-4 <= |x| < 1e16.
-    if exponent < -4 || exponent >= 16 {
-        let (head, tail) = digits.split_at(1);
-        let frac = if tail.is_empty() { String::new() } else { format!(".{tail}") };
-        let esign = if exponent < 0 { '-' } else { '+' };
-        return format!("{sign}{head}{frac}e{esign}{:02}", exponent.abs());
+    if !(-4..16).contains(&exponent) {
+        push(out, &digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            push(out, &digits[1..]);
+        }
+        out.push('e');
+        out.push(if exponent < 0 { '-' } else { '+' });
+        let magnitude = exponent.unsigned_abs();
+        if magnitude < 10 {
+            out.push('0');
+        }
+        let _ = write!(out, "{magnitude}");
+        return;
     }
     let point = exponent + 1; // digits before the decimal point
     if point <= 0 {
-        format!("{sign}0.{}{digits}", "0".repeat((-point) as usize))
+        out.push_str("0.");
+        for _ in 0..-point {
+            out.push('0');
+        }
+        push(out, digits);
     } else if point as usize >= digits.len() {
-        format!("{sign}{digits}{}.0", "0".repeat(point as usize - digits.len()))
+        push(out, digits);
+        for _ in 0..(point as usize - digits.len()) {
+            out.push('0');
+        }
+        out.push_str(".0");
     } else {
         let (int, frac) = digits.split_at(point as usize);
-        format!("{sign}{int}.{frac}")
+        push(out, int);
+        out.push('.');
+        push(out, frac);
+    }
+}
+
+fn parse_exponent(text: &[u8]) -> i32 {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let value = digits.iter().fold(0i32, |v, &b| v * 10 + i32::from(b.wrapping_sub(b'0')));
+    if negative {
+        -value
+    } else {
+        value
     }
 }
 
@@ -57,8 +138,26 @@ mod tests {
             (9999999999999998.0, "9999999999999998.0"),
             (123.456, "123.456"),
             (f64::INFINITY, "inf"),
+            (-1.7976931348623157e308, "-1.7976931348623157e+308"),
+            (5e-324, "5e-324"),
+            (-2.5e-7, "-2.5e-07"),
+            (1.2345678901234567e-100, "1.2345678901234567e-100"),
         ] {
             assert_eq!(repr(x), s, "repr of {x:e}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn round_trips_in_the_shortest_digits(bits in proptest::prelude::any::<u64>()) {
+            let x = f64::from_bits(bits);
+            proptest::prop_assume!(x.is_finite());
+            let text = repr(x);
+            proptest::prop_assert_eq!(text.parse::<f64>().ok(), Some(x));
+            let shortest = format!("{:e}", x.abs());
+            let digits = shortest.split('e').next().unwrap_or("").replace('.', "");
+            let ours: String = text.split(['e']).next().unwrap_or("").chars().filter(char::is_ascii_digit).collect();
+            proptest::prop_assert!(ours.trim_start_matches('0').trim_end_matches('0').starts_with(digits.trim_end_matches('0')));
         }
     }
 }
