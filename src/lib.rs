@@ -4,6 +4,7 @@
 //! Python; `archive_policy` resolves policies; `py` (behind the `python`
 //! feature) is the thin PyO3 binding that maturin builds.
 
+pub mod aggregates;
 pub mod api;
 pub mod archive_policy;
 pub mod carbonara;

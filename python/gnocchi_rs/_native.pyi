@@ -8,7 +8,7 @@ the other. Errors are upstream's classes (``gnocchi.carbonara.InvalidData``,
 else this module's classes of the same names (``src/py/errors.rs``).
 """
 
-from typing import Dict, List, Optional, Sequence, Tuple, TypedDict, final
+from typing import Any, Dict, List, Optional, Sequence, Tuple, TypedDict, final
 
 import numpy
 import numpy.typing as npt
@@ -236,4 +236,9 @@ def render_measures(
 ) -> bytes:
     """``[[timestamp, granularity, value], ...]`` as upstream's API renders
     it, for ``(granularity seconds, timestamps ns, values)`` in order."""
+    ...
+def parse_operations(text: str) -> List[Any]:
+    """The operations string of ``/v1/aggregates`` as the nested lists of
+    words upstream's parser makes of it; ``RequestDeclined`` where
+    upstream's parser must judge (quotes, no balanced group)."""
     ...

@@ -5,6 +5,7 @@
 //! hands the request to upstream's code.
 
 use super::records::detach_if_large;
+use crate::aggregates::expression::{self, Node};
 use crate::api::measures::{self, NamedMeasures};
 use crate::api::render::MeasuresJson;
 use crate::api::Declined;
@@ -13,7 +14,7 @@ use numpy::PyReadonlyArray1;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyList, PyString};
 
 create_exception!(_native, RequestDeclined, PyException, "The native path leaves this request to upstream's code.");
 
@@ -108,6 +109,30 @@ fn render_measures<'py>(py: Python<'py>, series: Vec<SeriesArg<'py>>) -> PyResul
     Ok(PyBytes::new(py, body.as_bytes()))
 }
 
+fn node_object<'py>(py: Python<'py>, node: &Node) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match node {
+        Node::Word(word) => PyString::new(py, word).into_any(),
+        Node::Group(nodes) => {
+            let list = PyList::empty(py);
+            for child in nodes {
+                list.append(node_object(py, child)?)?;
+            }
+            list.into_any()
+        }
+    })
+}
+
+/// The operations string of `/v1/aggregates` as the nested lists
+/// upstream's parser makes of it, or `RequestDeclined` where upstream's
+/// parser must judge (quotes, no balanced group).
+#[pyfunction]
+fn parse_operations<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+    match expression::parse(text) {
+        Ok(tree) => node_object(py, &tree),
+        Err(unread) => Err(RequestDeclined::new_err(format!("operations left to upstream's parser: {unread:?}"))),
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RequestDeclined", m.py().get_type::<RequestDeclined>())?;
     m.add_class::<ParsedMeasures>()?;
@@ -115,5 +140,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_metric_batch, m)?)?;
     m.add_function(wrap_pyfunction!(parse_resource_batch, m)?)?;
     m.add_function(wrap_pyfunction!(render_measures, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_operations, m)?)?;
     Ok(())
 }
