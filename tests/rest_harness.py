@@ -42,3 +42,49 @@ def set_up(conf, archive_policies=()):
     coord.create_group(b"gnocchi-processing").get()
     coord.stop()
     return index
+
+
+def side_by_side(directory, archive_policies, resource, metrics, processed,
+                 pending):
+    """(upstream's app with upstream's ``file`` drivers, gnocchi-rs' app
+    with ``rs-file``) as webtest apps over one directory: the generic
+    resource ``resource`` (its original id), ``metrics`` [(id, archive
+    policy, name)] of it, ``processed`` {id: measures} written and
+    processed, ``pending`` {id: measures} written only."""
+    from gnocchi import chef
+    from gnocchi import incoming
+    from gnocchi import storage
+    from gnocchi import utils
+    from gnocchi.rest import app as upstream_app
+    from tooz import coordination
+    import webtest
+
+    import gnocchi_rs.rest as rs_rest
+    from gnocchi_rs.rest import app as rs_app
+
+    ours = embedded_conf(directory)
+    index = set_up(ours, archive_policies)
+    rid = utils.ResourceUUID(resource, "admin")
+    index.create_resource("generic", rid, "admin",
+                          original_resource_id=resource)
+    for metric_id, policy, name in metrics:
+        index.create_metric(metric_id, "admin", archive_policy_name=policy,
+                            name=name, resource_id=rid)
+    inc = incoming.get_driver(ours)
+    for metric_id, measures in processed.items():
+        inc.add_measures(metric_id, measures)
+    coord = coordination.get_coordinator(ours.coordination_url, b"t")
+    coord.start(start_heart=True)
+    chef.Chef(coord, inc, index, storage.get_driver(ours)).refresh_metrics(
+        index.list_metrics(attribute_filter={"in": {"id": list(processed)}},
+                           details=True), timeout=60, sync=True)
+    coord.stop()
+    for metric_id, measures in pending.items():
+        inc.add_measures(metric_id, measures)
+    index.disconnect()
+
+    upstream = embedded_conf(directory)
+    upstream.set_override("driver", "file", "storage")
+    upstream.set_override("driver", "file", "incoming")
+    return (webtest.TestApp(rs_rest.wrap(upstream_app.load_app(upstream))),
+            webtest.TestApp(rs_app.load_app(ours)))

@@ -14,13 +14,10 @@ import uuid
 
 import numpy
 import pytest
-import webtest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import gnocchi_rs.rest as rs_rest
 import rest_harness
-from gnocchi_rs.rest import app as rs_app
 
 ADMIN = "Basic " + base64.b64encode(b"admin:").decode()
 OTHER = "Basic " + base64.b64encode(b"bob:").decode()
@@ -68,43 +65,13 @@ def _measures():
 @pytest.fixture(scope="module")
 def apps(tmp_path_factory):
     """(upstream's app, ours), over one directory."""
-    from gnocchi import chef
     from gnocchi import incoming
-    from gnocchi import storage
-    from gnocchi import utils
-    from gnocchi.rest import app as upstream_app
-    from tooz import coordination
 
-    directory = str(tmp_path_factory.mktemp("read"))
-    ours = rest_harness.embedded_conf(directory)
-    index = rest_harness.set_up(ours, [_policy()])
-    rid = utils.ResourceUUID(RESOURCE, "admin")
-    index.create_resource("generic", rid, "admin",
-                          original_resource_id=RESOURCE)
-    for metric_id, policy, name in ((BUSY, "many", "busy"),
-                                    (SPARSE, "many", "sparse"),
-                                    (EMPTY, "medium", "empty"),
-                                    (PENDING, "low", "pending")):
-        index.create_metric(metric_id, "admin", archive_policy_name=policy,
-                            name=name, resource_id=rid)
-    inc = incoming.get_driver(ours)
-    for metric_id, measures in _measures().items():
-        inc.add_measures(metric_id, measures)
-    coord = coordination.get_coordinator(ours.coordination_url, b"t")
-    coord.start(start_heart=True)
-    metrics = index.list_metrics(attribute_filter={
-        "in": {"id": [BUSY, SPARSE]}}, details=True)
-    chef.Chef(coord, inc, index, storage.get_driver(ours)).refresh_metrics(
-        metrics, timeout=60, sync=True)
-    coord.stop()
-    inc.add_measures(PENDING, [incoming.Measure(START, 2.0)])
-    index.disconnect()
-
-    upstream = rest_harness.embedded_conf(directory)
-    upstream.set_override("driver", "file", "storage")
-    upstream.set_override("driver", "file", "incoming")
-    yield (webtest.TestApp(rs_rest.wrap(upstream_app.load_app(upstream))),
-           webtest.TestApp(rs_app.load_app(ours)))
+    return rest_harness.side_by_side(
+        str(tmp_path_factory.mktemp("read")), [_policy()], RESOURCE,
+        [(BUSY, "many", "busy"), (SPARSE, "many", "sparse"),
+         (EMPTY, "medium", "empty"), (PENDING, "low", "pending")],
+        _measures(), {PENDING: [incoming.Measure(START, 2.0)]})
 
 
 def _both(apps, path, headers=HEADERS):

@@ -10,7 +10,6 @@ it, every metric exists, the policy allows every one.
 """
 from __future__ import annotations
 
-import io
 import urllib.parse
 import uuid
 
@@ -49,7 +48,7 @@ class IngestRoutes:
     """The ingest routes of ``seam.NativeSeam``."""
 
     def _ingest(self, environ, start_response, route):
-        body = self._read_body(environ)
+        body = routing.read_json_body(environ)
         if body is None:
             return self.pecan_app(environ, start_response)
         return self._serve(environ, start_response,
@@ -66,26 +65,6 @@ class IngestRoutes:
                                                        *arguments)
         return (lambda: incoming.add_parsed_measures(parsed, targets),
                 ) + _ACCEPTED + (b"",)
-
-    @staticmethod
-    def _read_body(environ):
-        """The whole body, put back for upstream if it is handed over;
-        None when it is not a JSON body of a known length, or when the
-        client does not take upstream's JSON answer (Pecan answers 406)."""
-        content_type = environ.get("CONTENT_TYPE", "")
-        if content_type.split(";", 1)[0].strip() != "application/json":
-            return None
-        if not routing.takes_json(environ):
-            return None
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or "")
-        except ValueError:
-            return None
-        if length < 0:
-            return None
-        body = environ["wsgi.input"].read(length)
-        environ["wsgi.input"] = io.BytesIO(body)
-        return body if len(body) == length else None
 
     # -- the routes: each returns what to write, (parsed measures,
     # [(metric id, list index)]), or raises Declined ------------------------

@@ -152,6 +152,9 @@ _POLICY_COLUMNS = (_ArchivePolicy.name, _ArchivePolicy.back_window) + tuple(
 # key; a new filter per request is built and keyed each time.
 _BY_ID = _detailed_statement(
     _Metric.id == sqlalchemy.bindparam("metric_id", type_=_Metric.id.type))
+_BY_IDS = _detailed_statement(_Metric.id.in_(
+    sqlalchemy.bindparam("metric_ids", type_=_Metric.id.type,
+                         expanding=True)))
 _BY_NAME = _detailed_statement(
     _Metric.name == sqlalchemy.bindparam("name", type_=_Metric.name.type),
     _Metric.resource_id == sqlalchemy.bindparam(
@@ -222,6 +225,16 @@ def metric_by_id(indexer, metric_id):
         return indexer.list_metrics(
             details=True, attribute_filter={"=": {"id": metric_id}})
     return _detailed_rows(indexer, _BY_ID, {"metric_id": metric_id})[0]
+
+
+def metrics_by_ids(indexer, metric_ids):
+    """``indexer.list_metrics(details=True, attribute_filter={"in": {"id":
+    metric_ids}})``, in no particular order."""
+    if not _sql_indexer(indexer):
+        return indexer.list_metrics(
+            details=True, attribute_filter={"in": {"id": list(metric_ids)}})
+    return _detailed_rows(indexer, _BY_IDS,
+                          {"metric_ids": list(metric_ids)})[0]
 
 
 def metric_by_name(indexer, resource_type, resource_id, name):

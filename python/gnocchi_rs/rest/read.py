@@ -13,8 +13,6 @@ or any failure is declined: upstream answers it.
 """
 from __future__ import annotations
 
-import urllib.parse
-
 import numpy
 import webob
 from gnocchi import calendar
@@ -45,23 +43,6 @@ def route(parts):
     return None
 
 
-def _query(environ):
-    """The query's parameters, one value each, or Declined."""
-    try:
-        pairs = urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""),
-                                       keep_blank_values=True,
-                                       errors="strict")
-    except (UnicodeError, ValueError):
-        raise Declined("query string")
-    query = dict(pairs)
-    if len(query) != len(pairs):
-        # Pecan passes a list: upstream's to judge.
-        raise Declined("a parameter given twice")
-    if not _PARAMETERS.issuperset(query):
-        raise Declined("parameters upstream would not read")
-    return query
-
-
 def _boolean(value):
     value = value.strip().lower()
     if value not in _TRUE | _FALSE:
@@ -80,7 +61,7 @@ class ReadRoutes:
                            lambda: self._read_answer(environ, route))
 
     def _read_answer(self, environ, route):
-        query = _query(environ)
+        query = routing.query(environ, _PARAMETERS)
         request = webob.Request(environ)
         handler, arguments = route
         if handler == "metric":

@@ -4,7 +4,8 @@ upstream's API served without Pecan, with upstream's answers.
 It sits where upstream's Pecan application sits, behind the paste
 pipeline's auth middleware, and shares the Pecan application's backends,
 policy enforcer and auth helper. Posts of measures are the ingest routes
-(``ingest.py``), reads of measures the read routes (``read.py``).
+(``ingest.py``), reads of measures the read routes (``read.py``), reads
+across metrics the aggregates route (``aggregates.py``).
 
 A route serves a request only when its answer is certain to be
 upstream's success answer. Anything else (malformed bodies or queries,
@@ -23,6 +24,7 @@ import uuid
 from gnocchi import utils
 
 from gnocchi_rs import _native
+from gnocchi_rs.rest import aggregates
 from gnocchi_rs.rest import ingest
 from gnocchi_rs.rest import lookup
 from gnocchi_rs.rest import policy
@@ -67,9 +69,10 @@ def _target(subject):
         else subject.__dict__
 
 
-class NativeSeam(ingest.IngestRoutes, read.ReadRoutes):
+class NativeSeam(ingest.IngestRoutes, read.ReadRoutes,
+                 aggregates.AggregatesRoutes):
     """The innermost WSGI application of ``/v1``: measure posts and reads
-    natively, every other request to ``pecan_app``."""
+    and aggregates natively, every other request to ``pecan_app``."""
 
     def __init__(self, pecan_app, hook):
         self.pecan_app = pecan_app
@@ -86,6 +89,8 @@ class NativeSeam(ingest.IngestRoutes, read.ReadRoutes):
                 route = ingest.route(parts)
                 if route is not None:
                     return self._ingest(environ, start_response, route)
+                if aggregates.route(parts) is not None:
+                    return self._aggregates(environ, start_response)
             else:
                 route = read.route(parts)
                 if route is not None:

@@ -1,0 +1,285 @@
+"""The cross-metric read of the native request path (``seam.py``):
+``POST /v1/aggregates`` over metrics named by id, served without Pecan.
+
+Upstream's controller (``AggregatesController.post``) and processor
+(``processor.get_measures`` and ``aggregated``) step for step: the query
+and the body are checked by upstream's own functions and schema, and the
+operations are evaluated by upstream's ``operations.evaluate`` on the same
+numpy grid, so the numbers are upstream's by construction. What changes
+is the cost around them: one indexer query for the metrics, one policy
+evaluation per distinct target, one batched storage read for every series
+(upstream starts a thread pool and reads series by series), and the answer
+rendered natively (upstream renders it point by point).
+
+A search over resources (``resource_type``), ``details=true``, an answer
+whose values are not floats, or any query or failure upstream would answer
+otherwise is declined: upstream answers it.
+"""
+from __future__ import annotations
+
+import collections
+import json
+import uuid
+
+import numpy
+import webob
+from gnocchi import carbonara
+from gnocchi import json as gnocchi_json
+from gnocchi import storage
+from gnocchi import utils
+from gnocchi.rest import api
+from gnocchi.rest.aggregates import api as aggregates_api
+from gnocchi.rest.aggregates import operations as agg_operations
+from gnocchi.rest.aggregates import processor
+import voluptuous
+
+from gnocchi_rs import _native
+from gnocchi_rs.rest import lookup
+from gnocchi_rs.rest import routing
+from gnocchi_rs.rest.routing import Declined
+
+_GET_METRIC = "get metric"
+_PARAMETERS = frozenset(("start", "stop", "granularity", "needed_overlap",
+                         "fill", "details", "use_history"))
+_NAN_FILLS = (None, "null", "dropna", "ffill", "bfill", "full_ffill",
+              "full_bfill")
+_DROPPING_FILLS = ("dropna", "ffill", "bfill", "full_ffill", "full_bfill")
+_CONTENT_TYPE = ("Content-Type", "application/json")
+_FILL_STEPS = {
+    "ffill": (utils.forward_fill,),
+    "bfill": (utils.backward_fill,),
+    "full_ffill": (utils.forward_fill, utils.backward_fill),
+    "full_bfill": (utils.backward_fill, utils.forward_fill),
+}
+
+
+def route(parts):
+    """The handler name of an aggregates route for the segments of a path
+    below /v1, or None."""
+    return "aggregates" if parts == ["aggregates"] else None
+
+
+class AggregatesRoutes:
+    """The aggregates route of ``seam.NativeSeam``."""
+
+    def _aggregates(self, environ, start_response):
+        body = routing.read_json_body(environ)
+        if body is None:
+            return self.pecan_app(environ, start_response)
+        return self._serve(environ, start_response,
+                           lambda: self._aggregates_answer(environ, body),
+                           body=body)
+
+    def _aggregates_answer(self, environ, body):
+        query = routing.query(environ, _PARAMETERS)
+        # Upstream's checks, in its order; a refusal raises (declined).
+        api.get_bool_param("use_history", query)
+        if api.get_bool_param("details", query):
+            raise Declined("details: the metrics rendered upstream's way")
+        fill = query.get("fill")
+        needed_overlap = query.get("needed_overlap")
+        if fill is None and needed_overlap is None:
+            fill = "dropna"
+        start, stop, granularities, needed_overlap, fill = api.validate_qs(
+            query.get("start"), query.get("stop"), query.get("granularity"),
+            needed_overlap, fill)
+        if start:
+            start = numpy.datetime64(start)
+        if stop:
+            stop = numpy.datetime64(stop)
+        fetch = voluptuous.Schema(aggregates_api.AggregatesController
+                                  .FetchSchema, required=True)(
+                                      _operations_read(gnocchi_json.loads(body)))
+        if "resource_type" in fetch:
+            raise Declined("a search over resources")
+        operations = fetch["operations"]
+        references = aggregates_api.extract_references(operations)
+        if not references:
+            raise Declined("no metric in the operations")
+        try:
+            metric_ids = set(str(utils.UUID(m)) for (m, a) in references)
+        except ValueError:
+            raise Declined("invalid metric references")
+        metrics = lookup.metrics_by_ids(self._backend("indexer"),
+                                        [uuid.UUID(m) for m in metric_ids])
+        if len(metrics) != len(metric_ids):
+            raise Declined("unknown metrics")
+        self._authorize(_GET_METRIC, webob.Request(environ), metrics)
+        by_id = {str(m.id): m for m in metrics}
+        # A reference spelled otherwise than its id fails here upstream
+        # too (a KeyError): declined, upstream answers it.
+        refs = [processor.MetricReference(by_id[m], a)
+                for (m, a) in references]
+        series = self._series(refs, granularities, start, stop)
+        answer = _aggregated(series, operations, start, stop,
+                             needed_overlap, fill)
+        body = b'{"measures": ' + answer + b"}"
+        return (None, "200 OK",
+                [_CONTENT_TYPE, ("Content-Length", str(len(body)))], body)
+
+    def _series(self, refs, granularities, start, stop):
+        """``processor.get_measures`` up to its ``aggregated`` call: the
+        [(reference, series)] of every reference and granularity, read in
+        one storage call."""
+        if granularities is None:
+            counted = collections.Counter(
+                d.granularity for ref in refs
+                for d in ref.metric.archive_policy.definition)
+            granularities = [g for g, n in counted.items() if n == len(refs)]
+            if not granularities:
+                raise Declined("no granularity in common")
+        wanted = {}
+        for ref in refs:
+            policy = ref.metric.archive_policy
+            if ref.aggregation not in policy.aggregation_methods:
+                raise Declined("unknown aggregation")
+            available = [d.granularity for d in policy.definition]
+            if any(g not in available for g in granularities):
+                raise Declined("granularities are missing")
+            aggregations = wanted.setdefault(ref.metric, [])
+            for g in granularities:
+                found = policy.get_aggregation(ref.aggregation, g)
+                if found not in aggregations:
+                    aggregations.append(found)
+        read = self._backend("storage").get_aggregated_measures
+        try:
+            results = read(wanted, start, stop)
+        except storage.MetricDoesNotExist:
+            # A metric without stored data reads as empty series: one
+            # call per metric to know which.
+            results = {}
+            for metric, aggregations in wanted.items():
+                try:
+                    results.update(read({metric: aggregations}, start, stop))
+                except storage.MetricDoesNotExist:
+                    results[metric] = None
+        pairs = []
+        for ref in refs:
+            policy = ref.metric.archive_policy
+            stored = results[ref.metric]
+            for g in granularities:
+                if stored is None:
+                    found = carbonara.AggregatedTimeSerie(
+                        carbonara.Aggregation(ref.aggregation, g, None))
+                else:
+                    # Missing, upstream fails on it: declined (KeyError).
+                    found = stored[policy.get_aggregation(ref.aggregation, g)]
+                pairs.append((ref, found))
+        return pairs
+
+
+def _operations_read(payload):
+    """The body with its operations string read natively into the lists
+    upstream's parser makes of it (pyparsing takes most of upstream's
+    request); the schema then checks the lists as it would after its own
+    parse. A string the native reader leaves alone stays for upstream's
+    schema to parse."""
+    if isinstance(payload, dict) and isinstance(payload.get("operations"),
+                                                str):
+        try:
+            operations = _native.parse_operations(payload["operations"])
+        except _native.RequestDeclined:
+            return payload
+        return dict(payload, operations=operations)
+    return payload
+
+
+def _aggregated(refs_and_series, operations, from_timestamp, to_timestamp,
+                needed_percent_of_overlap, fill):
+    """The JSON of upstream's ``processor.aggregated`` for the same
+    arguments: the same grid, fills, overlap checks and evaluation; only
+    the rendering differs (natively, from the arrays)."""
+    series = collections.defaultdict(list)
+    references = collections.defaultdict(list)
+    lookup_keys = collections.defaultdict(list)
+    for ref, timeserie in refs_and_series:
+        sampling = timeserie.aggregation.granularity
+        from_ = (None if from_timestamp is None else
+                 carbonara.round_timestamp(from_timestamp, sampling))
+        references[sampling].append(ref)
+        lookup_keys[sampling].append(ref.lookup_key)
+        series[sampling].append(timeserie[from_:to_timestamp])
+
+    result = {}
+    is_aggregated = False
+    for sampling in sorted(series, reverse=True):
+        times, indices = numpy.unique(
+            numpy.concatenate([s["timestamps"] for s in series[sampling]]),
+            return_inverse=True)
+        filler = numpy.nan if fill in _NAN_FILLS else fill
+        grid = numpy.full((len(series[sampling]), len(times)), filler)
+        offset = 0
+        for row, split in enumerate(series[sampling]):
+            size = len(split)
+            grid[row][indices[offset:offset + size]] = split["values"]
+            offset += size
+        for fill_step in _FILL_STEPS.get(fill, ()):
+            grid = fill_step(grid)
+        values = grid.T
+        if fill is None:
+            times, values = _overlapping(
+                times, values, from_timestamp, to_timestamp,
+                needed_percent_of_overlap)
+        granularity, times, values, is_aggregated = agg_operations.evaluate(
+            operations, sampling, times, values, False,
+            lookup_keys[sampling])
+        result[sampling] = (granularity, times, values.T,
+                            references[sampling])
+
+    if is_aggregated:
+        chunks = [_chunk(granularity, times, values[0], fill)
+                  for granularity, times, values, _ in
+                  (result[s] for s in sorted(result, reverse=True))]
+        return b'{"aggregated": ' + _native.render_measures(chunks) + b"}"
+    by_name = {}
+    for sampling in sorted(result, reverse=True):
+        granularity, times, values, refs = result[sampling]
+        for row, ref in enumerate(refs):
+            by_name.setdefault(ref.name, {}).setdefault(
+                ref.aggregation, []).append(
+                    _chunk(granularity, times, values[row], fill))
+    return b"{" + b", ".join(
+        json.dumps(name).encode() + b": {" + b", ".join(
+            json.dumps(aggregation).encode() + b": " +
+            _native.render_measures(chunks)
+            for aggregation, chunks in aggregations.items()) + b"}"
+        for name, aggregations in by_name.items()) + b"}"
+
+
+def _overlapping(times, values, from_timestamp, to_timestamp,
+                 needed_percent_of_overlap):
+    """Upstream's overlap rule when no fill is asked: the span where
+    every series has a point, or the refusal (declined)."""
+    overlap = numpy.flatnonzero(~numpy.any(numpy.isnan(values), axis=1))
+    if overlap.size == 0 and needed_percent_of_overlap > 0:
+        raise Declined("no overlap")
+    if times.size:
+        if to_timestamp is None and overlap.size:
+            times = times[:overlap[-1] + 1]
+            values = values[:overlap[-1] + 1]
+        if from_timestamp is None and overlap.size:
+            times = times[overlap[0]:]
+            values = values[overlap[0]:]
+        if overlap.size * 100.0 / times.size < needed_percent_of_overlap:
+            raise Declined("not enough overlap")
+    return times, values
+
+
+def _chunk(granularity, times, values, fill):
+    """(granularity in seconds, timestamps ns, float values) of one
+    answer's series, as ``render_measures`` takes them."""
+    if fill in _DROPPING_FILLS:
+        kept = ~numpy.logical_or(numpy.isnan(values), numpy.isinf(values))
+        values = values[kept]
+        times = times[kept]
+    seconds = gnocchi_json.to_primitive(granularity)
+    if not isinstance(seconds, float):
+        raise Declined("a granularity that is not a timespan")
+    if times.dtype != numpy.dtype("datetime64[ns]"):
+        raise Declined("timestamps that are not nanoseconds")
+    if values.dtype == numpy.bool_:
+        # Upstream's to_primitive renders numpy booleans as floats.
+        values = values.astype(numpy.float64)
+    elif values.dtype != numpy.float64:
+        raise Declined("values that are not floats")
+    return seconds, times.view(numpy.int64), values
