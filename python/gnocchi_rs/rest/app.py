@@ -21,6 +21,7 @@ import os
 from gnocchi.rest import app as upstream_app
 
 from gnocchi_rs import rest
+from gnocchi_rs.rest import policy
 from gnocchi_rs.rest import seam
 
 PASTE_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -55,6 +56,7 @@ def _with_native_path(application, local_conf):
     hook = _gnocchi_hook(application)
     if hook is None:
         return application
+    policy.keep_check_arity()
     return seam.NativeSeam(application, hook)
 
 
