@@ -12,7 +12,13 @@ sides):
   sends per metric of a dashboard, where the per-request cost counts;
 * GET /v1/resource/generic/<id>/metric/cpu/measures, 1000 points of max;
 * POST /v1/aggregates?granularity=60, the mean of 10 metrics (1000 points
-  each), as Aodh and Grafana ask for it.
+  each), as Aodh and Grafana ask for it;
+* POST /v1/aggregates searching 20 resources for their "load" metric,
+  grouped by project (4 groups), the mean over 1000 points: Grafana's
+  grouped query;
+* the same search for one project's resources over the last hour, the
+  operations as a list, details=False&needed_overlap=0: what Aodh's
+  aggregation-by-resources alarm sends at every evaluation.
 The figure is the server's CPU per request (as in api.py: utime + stime
 of the server and its children from /proc, N requests and again until
 2 s have passed, after a warm-up; the client is not counted).
@@ -44,13 +50,18 @@ REQUESTS = (
     ("get-60", "  the last hour at 60 s, 60 points", 200, 10),
     ("get-named", "GET resource/../metric/cpu, 1000 pts", 100, 10),
     ("aggregates", "POST aggregates, mean of 10 metrics", 40, 10),
+    ("search-groupby", "  search 20 resources, groupby project", 20, 10),
+    ("search-aodh", "  search a project, last hour (Aodh)", 40, 10),
 )
+PROJECTS = 4
+SEARCHED = 20
 
 
 class Workload:
     def __init__(self):
         self.metric = self.second_metric = self.resource = None
         self.group = []
+        self.searched = []
 
     def create(self, client):
         client.json("POST", "/v1/archive_policy", {
@@ -74,9 +85,15 @@ class Workload:
             for _ in range(9)]
         self.second_metric = client.json(
             "POST", "/v1/metric", {"archive_policy_name": "bench-1s"})["id"]
+        for k in range(SEARCHED):
+            resource = client.json("POST", "/v1/resource/generic", {
+                "id": str(uuid.uuid4()), "project_id": "project-%d" % (
+                    k % PROJECTS), "user_id": "user-%d" % k,
+                "metrics": {"load": {"archive_policy_name": "bench"}}})
+            self.searched.append(resource["metrics"]["load"])
         # Three measures a minute (mean, max and the others differ),
         # values with all their digits.
-        for k, metric in enumerate(self.group):
+        for k, metric in enumerate(self.group + self.searched):
             client.json("POST", "/v1/batch/metrics/measures", {metric: [
                 {"timestamp": T0 + 20 * i, "value": (i * 0.37 + k) % 97.3}
                 for i in range(3 * MINUTES)]}, expect=(202,))
@@ -86,7 +103,7 @@ class Workload:
                          for s in range(start, start + 21600)],
                         expect=(202,))
         # Processed now, by upstream's refresh through gnocchi-rs' API.
-        for metric in self.group + [self.second_metric]:
+        for metric in self.group + self.searched + [self.second_metric]:
             client.json("GET", "/v1/metric/%s/measures?refresh=true"
                         % metric)
 
@@ -106,6 +123,19 @@ class Workload:
             return "GET", ("/v1/resource/generic/%s/metric/cpu/measures"
                            "?granularity=60&aggregation=max"
                            % self.resource), None
+        if name == "search-groupby":
+            return "POST", "/v1/aggregates?groupby=project_id&granularity=60", {
+                "operations": "(aggregate mean (metric load mean))",
+                "resource_type": "generic", "search": "user_id != 'nobody'"}
+        if name == "search-aodh":
+            start = T0 + 60 * (MINUTES - 60)
+            return "POST", ("/v1/aggregates?details=False&needed_overlap=0"
+                            "&granularity=60&start=%d&stop=%d" % (
+                                start, T0 + 60 * MINUTES)), {
+                "operations": ["aggregate", "mean",
+                               ["metric", "load", "mean"]],
+                "resource_type": "generic",
+                "search": {"=": {"project_id": "project-1"}}}
         operations = "(aggregate mean (metric %s))" % " ".join(
             "(%s mean)" % m for m in self.group)
         return "POST", "/v1/aggregates?granularity=60", {

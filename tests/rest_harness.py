@@ -45,11 +45,12 @@ def set_up(conf, archive_policies=()):
 
 
 def side_by_side(directory, archive_policies, resource, metrics, processed,
-                 pending):
+                 pending, more_resources=()):
     """(upstream's app with upstream's ``file`` drivers, gnocchi-rs' app
     with ``rs-file``) as webtest apps over one directory: the generic
     resource ``resource`` (its original id), ``metrics`` [(id, archive
-    policy, name)] of it, ``processed`` {id: measures} written and
+    policy, name)] of it, ``more_resources`` [(original id, {attribute:
+    value}, metrics)] likewise, ``processed`` {id: measures} written and
     processed, ``pending`` {id: measures} written only."""
     from gnocchi import chef
     from gnocchi import incoming
@@ -64,12 +65,16 @@ def side_by_side(directory, archive_policies, resource, metrics, processed,
 
     ours = embedded_conf(directory)
     index = set_up(ours, archive_policies)
-    rid = utils.ResourceUUID(resource, "admin")
-    index.create_resource("generic", rid, "admin",
-                          original_resource_id=resource)
-    for metric_id, policy, name in metrics:
-        index.create_metric(metric_id, "admin", archive_policy_name=policy,
-                            name=name, resource_id=rid)
+    for original_id, attributes, its_metrics in (
+            [(resource, {}, metrics)] + list(more_resources)):
+        rid = utils.ResourceUUID(original_id, "admin")
+        index.create_resource("generic", rid, "admin",
+                              original_resource_id=original_id,
+                              **attributes)
+        for metric_id, policy, name in its_metrics:
+            index.create_metric(metric_id, "admin",
+                                archive_policy_name=policy, name=name,
+                                resource_id=rid)
     inc = incoming.get_driver(ours)
     for metric_id, measures in processed.items():
         inc.add_measures(metric_id, measures)

@@ -11,9 +11,12 @@ evaluation per distinct target, one batched storage read for every series
 (upstream starts a thread pool and reads series by series), and the answer
 rendered natively (upstream renders it point by point).
 
-A search over resources (``resource_type``), ``details=true``, an answer
-whose values are not floats, or any query or failure upstream would answer
-otherwise is declined: upstream answers it.
+A search over resources (``resource_type`` and ``search``) is served the
+same way, grouped or not (``groupby``): upstream's policy filter, one
+indexer search (upstream's own), every group's series in one storage read.
+``details=true``, grouping with ``use_history``, an answer whose values
+are not floats, or any query or failure upstream would answer otherwise is
+declined: upstream answers it.
 """
 from __future__ import annotations
 
@@ -31,16 +34,19 @@ from gnocchi.rest import api
 from gnocchi.rest.aggregates import api as aggregates_api
 from gnocchi.rest.aggregates import operations as agg_operations
 from gnocchi.rest.aggregates import processor
+import pecan.jsonify
 import voluptuous
 
 from gnocchi_rs import _native
 from gnocchi_rs.rest import lookup
+from gnocchi_rs.rest import resource_search
 from gnocchi_rs.rest import routing
 from gnocchi_rs.rest.routing import Declined
 
 _GET_METRIC = "get metric"
 _PARAMETERS = frozenset(("start", "stop", "granularity", "needed_overlap",
                          "fill", "details", "use_history"))
+_REPEATABLE = frozenset(("groupby",))
 _NAN_FILLS = (None, "null", "dropna", "ffill", "bfill", "full_ffill",
               "full_bfill")
 _DROPPING_FILLS = ("dropna", "ffill", "bfill", "full_ffill", "full_bfill")
@@ -71,9 +77,9 @@ class AggregatesRoutes:
                            body=body)
 
     def _aggregates_answer(self, environ, body):
-        query = routing.query(environ, _PARAMETERS)
+        query = routing.query(environ, _PARAMETERS, _REPEATABLE)
         # Upstream's checks, in its order; a refusal raises (declined).
-        api.get_bool_param("use_history", query)
+        use_history = api.get_bool_param("use_history", query)
         if api.get_bool_param("details", query):
             raise Declined("details: the metrics rendered upstream's way")
         fill = query.get("fill")
@@ -87,15 +93,24 @@ class AggregatesRoutes:
             start = numpy.datetime64(start)
         if stop:
             stop = numpy.datetime64(stop)
-        fetch = voluptuous.Schema(aggregates_api.AggregatesController
-                                  .FetchSchema, required=True)(
-                                      _operations_read(gnocchi_json.loads(body)))
-        if "resource_type" in fetch:
-            raise Declined("a search over resources")
+        payload = _operations_read(gnocchi_json.loads(body))
+        # A search's schema reads the resource types and the user from
+        # ``pecan.request``.
+        with routing.pecan_request(environ,
+                                   indexer=self._backend("indexer"),
+                                   auth_helper=self.hook.auth_helper):
+            fetch = voluptuous.Schema(aggregates_api.AggregatesController
+                                      .FetchSchema, required=True)(payload)
         operations = fetch["operations"]
         references = aggregates_api.extract_references(operations)
         if not references:
             raise Declined("no metric in the operations")
+        evaluation = (operations, start, stop, granularities, needed_overlap,
+                      fill)
+        if "resource_type" in fetch:
+            return self._search_answer(environ, fetch, references,
+                                       query.get("groupby"), use_history,
+                                       evaluation)
         try:
             metric_ids = set(str(utils.UUID(m)) for (m, a) in references)
         except ValueError:
@@ -110,62 +125,126 @@ class AggregatesRoutes:
         # too (a KeyError): declined, upstream answers it.
         refs = [processor.MetricReference(by_id[m], a)
                 for (m, a) in references]
-        series = self._series(refs, granularities, start, stop)
-        answer = _aggregated(series, operations, start, stop,
-                             needed_overlap, fill)
-        body = b'{"measures": ' + answer + b"}"
-        return (None, "200 OK",
-                [_CONTENT_TYPE, ("Content-Length", str(len(body)))], body)
+        [answer] = self._evaluated([refs], evaluation)
+        return _answer(b'{"measures": ' + answer + b"}")
 
-    def _series(self, refs, granularities, start, stop):
-        """``processor.get_measures`` up to its ``aggregated`` call: the
-        [(reference, series)] of every reference and granularity, read in
-        one storage call."""
-        if granularities is None:
-            counted = collections.Counter(
-                d.granularity for ref in refs
-                for d in ref.metric.archive_policy.definition)
-            granularities = [g for g, n in counted.items() if n == len(refs)]
-            if not granularities:
-                raise Declined("no granularity in common")
+    def _search_answer(self, environ, fetch, wildcards, groupby, use_history,
+                       evaluation):
+        """Upstream's answer to a search over resources: the measures of
+        the metrics the wildcards name on the resources found, for all of
+        them or for each group of them."""
+        resource_type = fetch["resource_type"]
+        attribute_filter = resource_search.attribute_filter(
+            fetch["search"], resource_search.policy_filter(
+                self.hook, environ, resource_type))
+        groupby = sorted(set(api.arg_to_list(groupby)))
+        if groupby and use_history:
+            raise Declined("groups over the resources' history")
+        resources = self._backend("indexer").list_resources(
+            resource_type, attribute_filter=attribute_filter,
+            sorts=groupby or api.RESOURCE_DEFAULT_PAGINATION)
+        if not groupby:
+            refs = resource_search.references(resources, wildcards)
+            if not refs:
+                raise Declined("no metric matches")
+            [answer] = self._evaluated([refs], evaluation)
+            return _answer(b'{"measures": ' + answer + b"}")
+        # A group where no metric matches is left out of the answer.
+        found = [(group, refs) for group, refs in (
+            (group, resource_search.references(members, wildcards))
+            for group, members in resource_search.groups(resources, groupby))
+            if refs]
+        if not found:
+            raise Declined("no metric matches")
+        answers = self._evaluated([refs for _, refs in found], evaluation)
+        return _answer(b"[" + b", ".join(
+            b'{"group": ' + pecan.jsonify.encode(group).encode() +
+            b', "measures": {"measures": ' + answer + b"}}"
+            for (group, _), answer in zip(found, answers)) + b"]")
+
+    def _evaluated(self, groups_of_refs, evaluation):
+        """The answer of ``processor.get_measures`` for each list of
+        references, every series of all of them read in one storage
+        call."""
+        operations, start, stop, granularities, needed_overlap, fill = \
+            evaluation
+        plans = [_planned(refs, granularities) for refs in groups_of_refs]
         wanted = {}
-        for ref in refs:
-            policy = ref.metric.archive_policy
-            if ref.aggregation not in policy.aggregation_methods:
-                raise Declined("unknown aggregation")
-            available = [d.granularity for d in policy.definition]
-            if any(g not in available for g in granularities):
-                raise Declined("granularities are missing")
-            aggregations = wanted.setdefault(ref.metric, [])
-            for g in granularities:
-                found = policy.get_aggregation(ref.aggregation, g)
-                if found not in aggregations:
-                    aggregations.append(found)
+        for _, planned in plans:
+            for metric, aggregations in planned.items():
+                known = wanted.setdefault(metric, [])
+                known.extend(a for a in aggregations if a not in known)
+        results = self._stored(wanted, start, stop)
+        return [_aggregated(_series(refs, chosen, results), operations,
+                            start, stop, needed_overlap, fill)
+                for refs, (chosen, _) in zip(groups_of_refs, plans)]
+
+    def _stored(self, wanted, start, stop):
+        """The stored series of ``wanted`` {metric: [aggregation]}, None
+        for a metric without stored data, read in one storage call."""
         read = self._backend("storage").get_aggregated_measures
         try:
-            results = read(wanted, start, stop)
+            return read(wanted, start, stop)
         except storage.MetricDoesNotExist:
-            # A metric without stored data reads as empty series: one
-            # call per metric to know which.
+            # One call per metric to know which.
             results = {}
             for metric, aggregations in wanted.items():
                 try:
                     results.update(read({metric: aggregations}, start, stop))
                 except storage.MetricDoesNotExist:
                     results[metric] = None
-        pairs = []
-        for ref in refs:
-            policy = ref.metric.archive_policy
-            stored = results[ref.metric]
-            for g in granularities:
-                if stored is None:
-                    found = carbonara.AggregatedTimeSerie(
-                        carbonara.Aggregation(ref.aggregation, g, None))
-                else:
-                    # Missing, upstream fails on it: declined (KeyError).
-                    found = stored[policy.get_aggregation(ref.aggregation, g)]
-                pairs.append((ref, found))
-        return pairs
+            return results
+
+
+def _answer(body):
+    return (None, "200 OK",
+            [_CONTENT_TYPE, ("Content-Length", str(len(body)))], body)
+
+
+def _planned(refs, granularities):
+    """``processor.get_measures``' checks before it reads: the
+    granularities (those all references have in common when none is
+    asked) and the {metric: [aggregation]} to read."""
+    if granularities is None:
+        counted = collections.Counter(
+            d.granularity for ref in refs
+            for d in ref.metric.archive_policy.definition)
+        granularities = [g for g, n in counted.items() if n == len(refs)]
+        if not granularities:
+            raise Declined("no granularity in common")
+    wanted = {}
+    for ref in refs:
+        policy = ref.metric.archive_policy
+        if ref.aggregation not in policy.aggregation_methods:
+            raise Declined("unknown aggregation")
+        available = [d.granularity for d in policy.definition]
+        if any(g not in available for g in granularities):
+            raise Declined("granularities are missing")
+        aggregations = wanted.setdefault(ref.metric, [])
+        for g in granularities:
+            found = policy.get_aggregation(ref.aggregation, g)
+            if found not in aggregations:
+                aggregations.append(found)
+    return granularities, wanted
+
+
+def _series(refs, granularities, results):
+    """The [(reference, series)] of every reference and granularity that
+    ``processor.aggregated`` takes, from the stored ``results``; a metric
+    without stored data reads as empty series."""
+    pairs = []
+    for ref in refs:
+        policy = ref.metric.archive_policy
+        stored = results[ref.metric]
+        for g in granularities:
+            if stored is None:
+                found = carbonara.AggregatedTimeSerie(
+                    carbonara.Aggregation(ref.aggregation, g, None))
+            else:
+                # Missing, upstream fails on it: declined (KeyError).
+                found = stored[policy.get_aggregation(ref.aggregation, g)]
+            pairs.append((ref, found))
+    return pairs
 
 
 def _operations_read(payload):
@@ -231,19 +310,30 @@ def _aggregated(refs_and_series, operations, from_timestamp, to_timestamp,
                   for granularity, times, values, _ in
                   (result[s] for s in sorted(result, reverse=True))]
         return b'{"aggregated": ' + _native.render_measures(chunks) + b"}"
-    by_name = {}
+    # Upstream's nesting: metric id, aggregation; or resource id, metric
+    # name, aggregation for the metrics of a search. Keys come in the
+    # order they are first met, each series' chunks in sampling order.
+    tree = {}
     for sampling in sorted(result, reverse=True):
         granularity, times, values, refs = result[sampling]
         for row, ref in enumerate(refs):
-            by_name.setdefault(ref.name, {}).setdefault(
-                ref.aggregation, []).append(
-                    _chunk(granularity, times, values[row], fill))
-    return b"{" + b", ".join(
-        json.dumps(name).encode() + b": {" + b", ".join(
-            json.dumps(aggregation).encode() + b": " +
-            _native.render_measures(chunks)
-            for aggregation, chunks in aggregations.items()) + b"}"
-        for name, aggregations in by_name.items()) + b"}"
+            node = tree
+            if ref.resource is not None:
+                node = node.setdefault(str(ref.resource.id), {})
+            node = node.setdefault(ref.name, {})
+            node.setdefault(ref.aggregation, []).append(
+                _chunk(granularity, times, values[row], fill))
+    return _rendered(tree)
+
+
+def _rendered(tree):
+    """The JSON of nested dictionaries whose leaves are lists of
+    ``render_measures`` chunks."""
+    if isinstance(tree, list):
+        return _native.render_measures(tree)
+    return b"{" + b", ".join(json.dumps(key).encode() + b": " +
+                             _rendered(value)
+                             for key, value in tree.items()) + b"}"
 
 
 def _overlapping(times, values, from_timestamp, to_timestamp,

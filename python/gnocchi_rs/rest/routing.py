@@ -1,8 +1,11 @@
 """What the native routes share: how they decline a request, whether the
 client takes upstream's JSON answer, reading a query and a JSON body."""
+import contextlib
 import io
 import urllib.parse
 
+import pecan.core
+import webob
 import webob.acceptparse
 
 
@@ -43,19 +46,57 @@ def read_json_body(environ):
     return body if len(body) == length else None
 
 
-def query(environ, parameters):
-    """The query's parameters, one value each, or Declined when one is
-    given twice (Pecan passes a list: upstream's to judge) or is not one
-    of ``parameters``."""
+def query(environ, parameters, repeatable=frozenset()):
+    """The query's parameters, one value each (a list for those of
+    ``repeatable`` given more than once, as Pecan passes them), or
+    Declined when another one is given twice (Pecan passes a list:
+    upstream's to judge) or is not one of ``parameters``."""
     try:
         pairs = urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""),
                                        keep_blank_values=True,
                                        errors="strict")
     except (UnicodeError, ValueError):
         raise Declined("query string")
-    found = dict(pairs)
-    if len(found) != len(pairs):
+    lists = {}
+    single = []
+    for name, value in pairs:
+        if name in repeatable:
+            lists.setdefault(name, []).append(value)
+        else:
+            single.append((name, value))
+    found = dict(single)
+    if len(found) != len(single):
         raise Declined("a parameter given twice")
     if not parameters.issuperset(found):
         raise Declined("parameters upstream would not read")
+    # Pecan passes a parameter given once as its value, not a list.
+    found.update((name, values[0] if len(values) == 1 else values)
+                 for name, values in lists.items())
     return found
+
+
+class _BoundRequest:
+    """A request as upstream's hook leaves it for its controllers: the
+    request's own attributes and the backends' (``indexer``,
+    ``auth_helper``, ...)."""
+
+    def __init__(self, environ, attributes):
+        self.__dict__.update(attributes)
+        self._request = webob.Request(environ)
+
+    def __getattr__(self, name):
+        return getattr(self._request, name)
+
+
+@contextlib.contextmanager
+def pecan_request(environ, **attributes):
+    """``pecan.request`` bound to this request while upstream's functions
+    that read it (schemas, ``auth_helper``) run outside Pecan."""
+    state = pecan.core.state
+    if state is None or hasattr(state, "request"):
+        raise Declined("no free pecan context here")
+    state.request = _BoundRequest(environ, attributes)
+    try:
+        yield state.request
+    finally:
+        del state.request
