@@ -269,10 +269,12 @@ def test_the_native_path_served_the_valid_requests(apps, caplog):
             ({"granularity": "60"}, "(aggregate mean %s)" % pair),
             ({"needed_overlap": "0"}, pair),
             ({"fill": "ffill"}, "(> (aggregate sum %s) 1)" % pair),
-            ({}, _metric((EMPTY, "mean"), (DENSE, "max")))):
+            ({}, _metric((EMPTY, "mean"), (DENSE, "max"))),
+            ({"details": "true"}, _metric((DENSE, "mean"), (EMPTY, "max"),
+                                          (MEDIUM, "mean")))):
         assert _both(apps, query, {"operations": operations}).status_int \
             == 200
     assert not [r for r in caplog.records if "declined" in r.getMessage()
                 or "handed over" in r.getMessage()]
-    _both(apps, {"details": "true"}, {"operations": pair})
-    assert [r for r in caplog.records if "declined" in r.getMessage()]
+    _both(apps, {"granularity": "60", "fill": "x"}, {"operations": pair})
+    assert [r for r in caplog.records if "handed over" in r.getMessage()]

@@ -198,16 +198,18 @@ def test_bad_searches_get_upstream_answers(apps):
        groupby=st.sampled_from([None, "project_id", "user_id",
                                 ["project_id", "user_id"]]),
        granularity=st.sampled_from([None, "60", "3600"]),
+       details=st.booleans(),
        fill=st.sampled_from([None, "null", "0", "dropna"]),
        search=st.sampled_from([{}, "user_id = 'u1'", {"ne": {"id": "x"}},
                                "project_id in ['p1', 'p2/ops']"]))
 def test_generated_searches(apps, wildcards, aggregate, groupby,
-                            granularity, fill, search):
+                            granularity, details, fill, search):
     operations = "(metric %s)" % " ".join("(%s %s)" % w for w in wildcards)
     if aggregate:
         operations = "(aggregate %s %s)" % (aggregate, operations)
     query = {k: v for k, v in (("groupby", groupby),
-                               ("granularity", granularity), ("fill", fill))
+                               ("granularity", granularity), ("fill", fill),
+                               ("details", "true" if details else None))
              if v is not None}
     _both(apps, query, _search(operations, search))
 
@@ -220,7 +222,10 @@ def test_the_native_path_served_the_searches(apps, caplog):
             ({"groupby": ["project_id", "user_id"], "granularity": "3600"},
              _search("(aggregate mean (metric cpu.util mean))")),
             ({}, _search("(metric (mem mean) (cpu.util max))",
-                         "project_id = 'p1'"))):
+                         "project_id = 'p1'")),
+            ({"details": "true"}, _search("(metric cpu.* mean)")),
+            ({"details": "true", "groupby": "user_id"},
+             _search("(aggregate max (metric cpu.util mean))"))):
         assert _both(apps, query, body).status_int == 200
     assert not [r for r in caplog.records if "declined" in r.getMessage()
                 or "handed over" in r.getMessage()]

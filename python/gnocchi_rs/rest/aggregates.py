@@ -14,9 +14,10 @@ rendered natively (upstream renders it point by point).
 A search over resources (``resource_type`` and ``search``) is served the
 same way, grouped or not (``groupby``): upstream's policy filter, one
 indexer search (upstream's own), every group's series in one storage read.
-``details=true``, grouping with ``use_history``, an answer whose values
-are not floats, or any query or failure upstream would answer otherwise is
-declined: upstream answers it.
+``details=true`` adds the references as upstream renders them. Grouping
+with ``use_history``, an answer whose values are not floats, or any query
+or failure upstream would answer otherwise is declined: upstream answers
+it.
 """
 from __future__ import annotations
 
@@ -80,8 +81,7 @@ class AggregatesRoutes:
         query = routing.query(environ, _PARAMETERS, _REPEATABLE)
         # Upstream's checks, in its order; a refusal raises (declined).
         use_history = api.get_bool_param("use_history", query)
-        if api.get_bool_param("details", query):
-            raise Declined("details: the metrics rendered upstream's way")
+        details = api.get_bool_param("details", query)
         fill = query.get("fill")
         needed_overlap = query.get("needed_overlap")
         if fill is None and needed_overlap is None:
@@ -110,7 +110,7 @@ class AggregatesRoutes:
         if "resource_type" in fetch:
             return self._search_answer(environ, fetch, references,
                                        query.get("groupby"), use_history,
-                                       evaluation)
+                                       details, evaluation)
         try:
             metric_ids = set(str(utils.UUID(m)) for (m, a) in references)
         except ValueError:
@@ -126,10 +126,13 @@ class AggregatesRoutes:
         refs = [processor.MetricReference(by_id[m], a)
                 for (m, a) in references]
         [answer] = self._evaluated([refs], evaluation)
-        return _answer(b'{"measures": ' + answer + b"}")
+        # Upstream's references: the metrics as its indexer lists them,
+        # by id.
+        return _answer(_measures(answer, sorted(metrics, key=_id)
+                                 if details else None))
 
     def _search_answer(self, environ, fetch, wildcards, groupby, use_history,
-                       evaluation):
+                       details, evaluation):
         """Upstream's answer to a search over resources: the measures of
         the metrics the wildcards name on the resources found, for all of
         them or for each group of them."""
@@ -148,7 +151,7 @@ class AggregatesRoutes:
             if not refs:
                 raise Declined("no metric matches")
             [answer] = self._evaluated([refs], evaluation)
-            return _answer(b'{"measures": ' + answer + b"}")
+            return _answer(_measures(answer, _resources(refs, details)))
         # A group where no metric matches is left out of the answer.
         found = [(group, refs) for group, refs in (
             (group, resource_search.references(members, wildcards))
@@ -159,8 +162,8 @@ class AggregatesRoutes:
         answers = self._evaluated([refs for _, refs in found], evaluation)
         return _answer(b"[" + b", ".join(
             b'{"group": ' + pecan.jsonify.encode(group).encode() +
-            b', "measures": {"measures": ' + answer + b"}}"
-            for (group, _), answer in zip(found, answers)) + b"]")
+            b', "measures": ' + _measures(answer, _resources(refs, details))
+            + b"}" for (group, refs), answer in zip(found, answers)) + b"]")
 
     def _evaluated(self, groups_of_refs, evaluation):
         """The answer of ``processor.get_measures`` for each list of
@@ -194,6 +197,28 @@ class AggregatesRoutes:
                 except storage.MetricDoesNotExist:
                     results[metric] = None
             return results
+
+
+def _id(metric):
+    return metric.id
+
+
+def _resources(refs, details):
+    """The references of a search's answer with details: the resources
+    of its metrics (upstream lists them from a set, in no particular
+    order; here in the search's)."""
+    if not details:
+        return None
+    return list(dict.fromkeys(ref.resource for ref in refs))
+
+
+def _measures(answer, references):
+    """``{"measures": answer}``, with ``references`` rendered as upstream
+    renders them when there are some."""
+    if references is None:
+        return b'{"measures": ' + answer + b"}"
+    return (b'{"measures": ' + answer + b', "references": ' +
+            pecan.jsonify.encode(references).encode() + b"}")
 
 
 def _answer(body):

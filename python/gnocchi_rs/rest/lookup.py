@@ -54,9 +54,19 @@ class MetricRow:
 
     def jsonify(self):
         """``Metric.jsonify()`` of the metric as ``list_metrics`` loads it
-        (no resource, its archive policy)."""
-        d = self._columns()
-        d["archive_policy"] = self.archive_policy
+        (no resource, its archive policy), in upstream's key order (an
+        answer renders it)."""
+        return self._jsonified("resource_id", self.resource_id)
+
+    def _jsonified(self, resource_key, resource):
+        d = {"id": self.id, "creator": self.creator, "name": self.name,
+             "unit": self.unit, resource_key: resource,
+             "archive_policy": self.archive_policy}
+        if self.creator is None:
+            d["created_by_user_id"] = d["created_by_project_id"] = None
+        else:
+            d["created_by_user_id"], _, d["created_by_project_id"] = (
+                self.creator.partition(":"))
         return d
 
     def flattened_target(self, flattened_policies):
@@ -82,11 +92,8 @@ class DetailedMetricRow(MetricRow):
         self.resource = resource
 
     def jsonify(self):
-        d = super().jsonify()
         # A loaded resource (None too) replaces the id.
-        del d["resource_id"]
-        d["resource"] = self.resource
-        return d
+        return self._jsonified("resource", self.resource)
 
     def flattened_target(self, flattened_policies):
         return policy.flattened(self.jsonify())
@@ -165,11 +172,18 @@ _BY_NAME = _detailed_statement(
                     "resource_type", type_=_ResourceType.name.type)))
 
 
+class _LoadedArchivePolicy(archive_policy.ArchivePolicy):
+    """An archive policy as upstream's ORM loads it: its column shadows
+    the methods' property, so the set is the one read (copying it, as
+    the property does, may change the order a rendering lists it in)."""
+
+    aggregation_methods = None
+
+
 def _archive_policy(name, back_window, definition, aggregation_methods):
     """The archive policy as upstream's ORM loads it: attributes set
     without ``__init__`` (which would expand the methods again)."""
-    policy_object = archive_policy.ArchivePolicy.__new__(
-        archive_policy.ArchivePolicy)
+    policy_object = _LoadedArchivePolicy.__new__(_LoadedArchivePolicy)
     policy_object.name = name
     policy_object.back_window = back_window
     policy_object.definition = definition
