@@ -12,7 +12,9 @@ sides):
   sends per metric of a dashboard, where the per-request cost counts;
 * GET /v1/resource/generic/<id>/metric/cpu/measures, 1000 points of max;
 * POST /v1/aggregates?granularity=60, the mean of 10 metrics (1000 points
-  each), as Aodh and Grafana ask for it;
+  each), as Aodh and Grafana ask for it; the same through the first
+  API, GET /v1/aggregation/metric?metric=...&granularity=60, as older
+  Grafana and Aodh versions ask for it;
 * POST /v1/aggregates searching 20 resources for their "load" metric,
   grouped by project (4 groups), the mean over 1000 points: Grafana's
   grouped query;
@@ -50,6 +52,7 @@ REQUESTS = (
     ("get-60", "  the last hour at 60 s, 60 points", 200, 10),
     ("get-named", "GET resource/../metric/cpu, 1000 pts", 100, 10),
     ("aggregates", "POST aggregates, mean of 10 metrics", 40, 10),
+    ("legacy", "  the same, GET /v1/aggregation/metric", 40, 10),
     ("search-groupby", "  search 20 resources, groupby project", 20, 10),
     ("search-aodh", "  search a project, last hour (Aodh)", 40, 10),
 )
@@ -123,6 +126,9 @@ class Workload:
             return "GET", ("/v1/resource/generic/%s/metric/cpu/measures"
                            "?granularity=60&aggregation=max"
                            % self.resource), None
+        if name == "legacy":
+            return "GET", "/v1/aggregation/metric?%s&granularity=60" % (
+                "&".join("metric=%s" % m for m in self.group)), None
         if name == "search-groupby":
             return "POST", "/v1/aggregates?groupby=project_id&granularity=60", {
                 "operations": "(aggregate mean (metric load mean))",

@@ -165,10 +165,10 @@ class AggregatesRoutes:
             b', "measures": ' + _measures(answer, _resources(refs, details))
             + b"}" for (group, refs), answer in zip(found, answers)) + b"]")
 
-    def _evaluated(self, groups_of_refs, evaluation):
+    def _evaluated(self, groups_of_refs, evaluation, render=None):
         """The answer of ``processor.get_measures`` for each list of
-        references, every series of all of them read in one storage
-        call."""
+        references (as ``render`` renders it), every series of all of
+        them read in one storage call."""
         operations, start, stop, granularities, needed_overlap, fill = \
             evaluation
         plans = [_planned(refs, granularities) for refs in groups_of_refs]
@@ -178,8 +178,9 @@ class AggregatesRoutes:
                 known = wanted.setdefault(metric, [])
                 known.extend(a for a in aggregations if a not in known)
         results = self._stored(wanted, start, stop)
-        return [_aggregated(_series(refs, chosen, results), operations,
-                            start, stop, needed_overlap, fill)
+        render = render or _aggregated
+        return [render(_series(refs, chosen, results), operations,
+                       start, stop, needed_overlap, fill)
                 for refs, (chosen, _) in zip(groups_of_refs, plans)]
 
     def _stored(self, wanted, start, stop):
@@ -293,6 +294,30 @@ def _aggregated(refs_and_series, operations, from_timestamp, to_timestamp,
     """The JSON of upstream's ``processor.aggregated`` for the same
     arguments: the same grid, fills, overlap checks and evaluation; only
     the rendering differs (natively, from the arrays)."""
+    result, is_aggregated = _evaluation(
+        refs_and_series, operations, from_timestamp, to_timestamp,
+        needed_percent_of_overlap, fill)
+    if is_aggregated:
+        return b'{"aggregated": ' + _aggregated_points(result, fill) + b"}"
+    return _by_reference(result, fill)
+
+
+def aggregated_points(refs_and_series, operations, from_timestamp,
+                      to_timestamp, needed_percent_of_overlap, fill):
+    """The JSON of ``processor.aggregated(...)["aggregated"]``, for
+    operations that aggregate (declined otherwise)."""
+    result, is_aggregated = _evaluation(
+        refs_and_series, operations, from_timestamp, to_timestamp,
+        needed_percent_of_overlap, fill)
+    if not is_aggregated:
+        raise Declined("operations that do not aggregate")
+    return _aggregated_points(result, fill)
+
+
+def _evaluation(refs_and_series, operations, from_timestamp, to_timestamp,
+                needed_percent_of_overlap, fill):
+    """Upstream's evaluation in ``processor.aggregated``: ({sampling:
+    (granularity, times, values, references)}, whether aggregated)."""
     series = collections.defaultdict(list)
     references = collections.defaultdict(list)
     lookup_keys = collections.defaultdict(list)
@@ -330,11 +355,17 @@ def _aggregated(refs_and_series, operations, from_timestamp, to_timestamp,
         result[sampling] = (granularity, times, values.T,
                             references[sampling])
 
-    if is_aggregated:
-        chunks = [_chunk(granularity, times, values[0], fill)
-                  for granularity, times, values, _ in
-                  (result[s] for s in sorted(result, reverse=True))]
-        return b'{"aggregated": ' + _native.render_measures(chunks) + b"}"
+    return result, is_aggregated
+
+
+def _aggregated_points(result, fill):
+    chunks = [_chunk(granularity, times, values[0], fill)
+              for granularity, times, values, _ in
+              (result[s] for s in sorted(result, reverse=True))]
+    return _native.render_measures(chunks)
+
+
+def _by_reference(result, fill):
     # Upstream's nesting: metric id, aggregation; or resource id, metric
     # name, aggregation for the metrics of a search. Keys come in the
     # order they are first met, each series' chunks in sampling order.

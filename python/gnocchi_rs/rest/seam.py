@@ -5,7 +5,9 @@ It sits where upstream's Pecan application sits, behind the paste
 pipeline's auth middleware, and shares the Pecan application's backends,
 policy enforcer and auth helper. Posts of measures are the ingest routes
 (``ingest.py``), reads of measures the read routes (``read.py``), reads
-across metrics the aggregates route (``aggregates.py``).
+across metrics the aggregates route (``aggregates.py``, its resource
+searches ``resource_search.py``) and the first API's
+``/v1/aggregation/metric`` (``legacy_aggregation.py``).
 
 A route serves a request only when its answer is certain to be
 upstream's success answer. Anything else (malformed bodies or queries,
@@ -26,6 +28,7 @@ from gnocchi import utils
 from gnocchi_rs import _native
 from gnocchi_rs.rest import aggregates
 from gnocchi_rs.rest import ingest
+from gnocchi_rs.rest import legacy_aggregation
 from gnocchi_rs.rest import lookup
 from gnocchi_rs.rest import policy
 from gnocchi_rs.rest import read
@@ -70,7 +73,8 @@ def _target(subject):
 
 
 class NativeSeam(ingest.IngestRoutes, read.ReadRoutes,
-                 aggregates.AggregatesRoutes):
+                 aggregates.AggregatesRoutes,
+                 legacy_aggregation.LegacyAggregationRoutes):
     """The innermost WSGI application of ``/v1``: measure posts and reads
     and aggregates natively, every other request to ``pecan_app``."""
 
@@ -85,6 +89,8 @@ class NativeSeam(ingest.IngestRoutes, read.ReadRoutes,
         method = environ.get("REQUEST_METHOD")
         parts = _path_parts(environ) if method in ("POST", "GET") else None
         if parts is not None:
+            if legacy_aggregation.route(parts) is not None:
+                return self._legacy_aggregation(environ, start_response)
             if method == "POST":
                 route = ingest.route(parts)
                 if route is not None:

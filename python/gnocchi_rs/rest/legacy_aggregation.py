@@ -1,0 +1,158 @@
+"""The cross-metric read of Gnocchi's first aggregation API, still sent by
+older Grafana datasources and Aodh: ``GET /v1/aggregation/metric?metric=
+<id>&metric=<id>...`` and its ``POST`` (the ids as a JSON list), served
+without Pecan.
+
+Upstream's ``AggregationController.get_metric`` and
+``get_cross_metric_measures_from_objs`` step for step: one metric reads
+its series (resampled when asked) as the measures route does; several are
+aggregated by the same evaluation as ``POST /v1/aggregates`` over the
+operations upstream builds for them. A refresh with measures pending
+(upstream's locking), a query upstream refuses or any failure is
+declined: upstream answers it.
+"""
+from __future__ import annotations
+
+import collections
+import uuid
+
+import numpy
+import voluptuous
+import webob
+from gnocchi import calendar
+from gnocchi import json as gnocchi_json
+from gnocchi import storage
+from gnocchi import utils
+from gnocchi.rest import api
+from gnocchi.rest.aggregates import processor
+
+from gnocchi_rs import _native
+from gnocchi_rs.rest import aggregates
+from gnocchi_rs.rest import lookup
+from gnocchi_rs.rest import routing
+from gnocchi_rs.rest.routing import Declined
+
+_GET_METRIC = "get metric"
+_PARAMETERS = frozenset(("start", "stop", "aggregation", "reaggregation",
+                         "granularity", "needed_overlap", "fill", "refresh",
+                         "resample"))
+_REPEATABLE = frozenset(("metric",))
+_CONTENT_TYPE = ("Content-Type", "application/json")
+_METRIC_IDS = voluptuous.Schema([utils.UUID], required=True)
+
+
+def route(parts):
+    """The handler name of a legacy aggregation route for the segments of
+    a path below /v1, or None."""
+    return "metric" if parts == ["aggregation", "metric"] else None
+
+
+class LegacyAggregationRoutes:
+    """The legacy aggregation route of ``seam.NativeSeam``."""
+
+    def _legacy_aggregation(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") == "POST":
+            body = routing.read_json_body(environ)
+            if body is None:
+                return self.pecan_app(environ, start_response)
+        else:
+            body = None
+            if environ.get("CONTENT_LENGTH") not in (None, "", "0") or \
+                    not routing.takes_json(environ):
+                return self.pecan_app(environ, start_response)
+        return self._serve(
+            environ, start_response,
+            lambda: self._legacy_answer(environ, body), body=body)
+
+    def _legacy_answer(self, environ, body):
+        query = routing.query(environ, _PARAMETERS | _REPEATABLE,
+                              _REPEATABLE)
+        if body is None:
+            metric_ids = _METRIC_IDS(api.arg_to_list(query.pop("metric",
+                                                               None)))
+        else:
+            query.pop("metric", None)
+            metric_ids = _METRIC_IDS(gnocchi_json.loads(body))
+        metric_ids = set(str(m) for m in metric_ids)
+        metrics = lookup.active_metrics(
+            self._backend("indexer"), {"in": {"id": list(metric_ids)}})
+        if metric_ids - set(str(m.id) for m in metrics):
+            raise Declined("unknown metrics")
+        # In upstream's order: its indexer lists them by id.
+        metrics.sort(key=lambda m: uuid.UUID(str(m.id)))
+        answer = self._cross_metric(environ, metrics, **query)
+        return (None, "200 OK",
+                [_CONTENT_TYPE, ("Content-Length", str(len(answer)))],
+                answer)
+
+    def _cross_metric(self, environ, metrics, start=None, stop=None,
+                      aggregation="mean", reaggregation=None,
+                      granularity=None, needed_overlap=100.0, fill=None,
+                      refresh=False, resample=None):
+        """The body of ``get_cross_metric_measures_from_objs``' answer."""
+        start, stop, granularity, needed_overlap, fill = api.validate_qs(
+            start, stop, granularity, needed_overlap, fill)
+        if reaggregation is None:
+            reaggregation = aggregation
+        self._authorize(_GET_METRIC, webob.Request(environ), metrics)
+        if not metrics:
+            return b"[]"
+        if resample:
+            if not granularity:
+                raise Declined("resample without a granularity")
+            resample = (resample if calendar.GROUPINGS.get(resample)
+                        else utils.to_timespan(resample))
+        if granularity is None:
+            counted = collections.Counter(
+                d.granularity for m in metrics
+                for d in m.archive_policy.definition)
+            granularity = [g for g, n in counted.items()
+                           if n == len(metrics)]
+            if not granularity:
+                raise Declined("no granularity in common")
+        wanted = set()
+        for metric in metrics:
+            for g in granularity:
+                found = metric.archive_policy.get_aggregation(aggregation, g)
+                if found is None:
+                    raise Declined("no such aggregation")
+                wanted.add(found)
+        wanted = sorted(wanted, key=lambda a: a.granularity, reverse=True)
+        if api.strtobool("refresh", refresh) and any(
+                self._backend("incoming").has_unprocessed(m.id)
+                for m in metrics):
+            raise Declined("a refresh to make")
+        if len(metrics) == 1:
+            return self._one_metric(metrics[0], aggregation, wanted, start,
+                                    stop, resample)
+        inner = ["metric"] + [[str(m.id), aggregation] for m in metrics]
+        if resample:
+            inner = ["resample", aggregation, resample, inner]
+        operations = ["aggregate", reaggregation, inner]
+        refs = [processor.MetricReference(m, aggregation) for m in metrics]
+        [answer] = self._evaluated(
+            [refs], (operations, start, stop, granularity, needed_overlap,
+                     fill), render=aggregates.aggregated_points)
+        return answer
+
+    def _one_metric(self, metric, aggregation, wanted, start, stop,
+                    resample):
+        """Upstream's answer for one metric: its series, not aggregated."""
+        if aggregation not in metric.archive_policy.aggregation_methods:
+            raise Declined("no such aggregation")
+        try:
+            results = self._backend("storage").get_aggregated_measures(
+                {metric: wanted}, start, stop, resample)[metric]
+        except storage.MetricDoesNotExist:
+            return b"[]"
+        series = []
+        for key in sorted(results.keys(), reverse=True):
+            found = results[key]
+            seconds = gnocchi_json.to_primitive(
+                found.aggregation.granularity)
+            if not isinstance(seconds, float):
+                raise Declined("a granularity that is not a timespan")
+            points = found.ts
+            series.append((seconds, points["timestamps"].view(numpy.int64),
+                           points["values"]))
+        return _native.render_measures(series)
