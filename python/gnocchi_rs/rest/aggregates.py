@@ -36,7 +36,6 @@ from gnocchi.rest.aggregates import api as aggregates_api
 from gnocchi.rest.aggregates import operations as agg_operations
 from gnocchi.rest.aggregates import processor
 import pecan.jsonify
-import voluptuous
 
 from gnocchi_rs import _native
 from gnocchi_rs.rest import lookup
@@ -99,8 +98,7 @@ class AggregatesRoutes:
         with routing.pecan_request(environ,
                                    indexer=self._backend("indexer"),
                                    auth_helper=self.hook.auth_helper):
-            fetch = voluptuous.Schema(aggregates_api.AggregatesController
-                                      .FetchSchema, required=True)(payload)
+            fetch = resource_search.FETCH_SCHEMA(payload)
         operations = fetch["operations"]
         references = aggregates_api.extract_references(operations)
         if not references:

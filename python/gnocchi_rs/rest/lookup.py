@@ -241,14 +241,20 @@ def metric_by_id(indexer, metric_id):
     return _detailed_rows(indexer, _BY_ID, {"metric_id": metric_id})[0]
 
 
-def metrics_by_ids(indexer, metric_ids):
-    """``indexer.list_metrics(details=True, attribute_filter={"in": {"id":
-    metric_ids}})``, in no particular order."""
+def metrics_by_ids(indexer, metric_ids, details=True):
+    """``indexer.list_metrics(details=details, attribute_filter={"in":
+    {"id": metric_ids}})``, in no particular order."""
     if not _sql_indexer(indexer):
         return indexer.list_metrics(
-            details=True, attribute_filter={"in": {"id": list(metric_ids)}})
-    return _detailed_rows(indexer, _BY_IDS,
-                          {"metric_ids": list(metric_ids)})[0]
+            details=details,
+            attribute_filter={"in": {"id": list(metric_ids)}})
+    found, rows = _detailed_rows(indexer, _BY_IDS,
+                                 {"metric_ids": list(metric_ids)})
+    if details:
+        return found
+    # The same statement, the metrics as listed without their resource.
+    return [MetricRow(row[:len(_COLUMNS)], metric.archive_policy)
+            for metric, row in zip(found, rows)]
 
 
 def metric_by_name(indexer, resource_type, resource_id, name):

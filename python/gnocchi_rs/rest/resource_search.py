@@ -5,11 +5,16 @@ grouping and the metric references their wildcards name, as upstream's
 """
 from __future__ import annotations
 
+import copy
 import fnmatch
+import functools
 import itertools
 
+import voluptuous
 import webob
+from gnocchi.rest import api
 from gnocchi.rest import auth_helper
+from gnocchi.rest.aggregates import api as aggregates_api
 from gnocchi.rest.aggregates import processor
 
 from gnocchi_rs.rest import policy
@@ -19,6 +24,49 @@ SEARCH_RULE = "search resource"
 _NO_FILTER = (auth_helper.BasicAuthHelper.get_resource_policy_filter,
               auth_helper.RemoteUserAuthHelper.get_resource_policy_filter)
 _KEYSTONE_FILTER = auth_helper.KeystoneAuthHelper.get_resource_policy_filter
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(query):
+    return api.QueryStringSearchAttrFilter._parse(query)
+
+
+def _search_string(query):
+    """``QueryStringSearchAttrFilter.parse``: the string's parse (pyparsing,
+    most of a search's cost) remembered, its validation (which reads the
+    user) done each time."""
+    if not isinstance(query, str):
+        raise voluptuous.Invalid("not a search string")
+    return api.validate(api.ResourceSearchSchema,
+                        copy.deepcopy(_parsed(query)), required=True)
+
+
+def _any_resource_type(resource_type):
+    # Upstream's schema looks the type up here; the search that follows
+    # does too, and a type it does not find is upstream's to answer.
+    return resource_type
+
+
+_OPERATIONS_LISTS = voluptuous.Schema(
+    voluptuous.Any(*aggregates_api.OperationsSchemaBase), required=True)
+
+
+def _operations(value):
+    """``OperationsSchema``, its schema compiled once (upstream compiles
+    it at every call) for operations already lists."""
+    if isinstance(value, str):
+        return aggregates_api.OperationsSchema(value)
+    return _OPERATIONS_LISTS(value)
+
+
+# Upstream's ``AggregatesController.FetchSchema``, but for those three.
+FETCH_SCHEMA = voluptuous.Schema(voluptuous.Any({
+    "operations": _operations,
+}, {
+    "operations": _operations,
+    "resource_type": _any_resource_type,
+    "search": voluptuous.Any(api.ResourceSearchSchema, _search_string),
+}), required=True)
 
 
 def policy_filter(hook, environ, resource_type):
