@@ -20,7 +20,9 @@ sides):
   grouped query;
 * the same search for one project's resources over the last hour, the
   operations as a list, details=False&needed_overlap=0: what Aodh's
-  aggregation-by-resources alarm sends at every evaluation.
+  aggregation-by-resources alarm sends at every evaluation; the grouped
+  search through the first API, POST /v1/aggregation/resource/generic/
+  metric/load?groupby=project_id.
 The figure is the server's CPU per request (as in api.py: utime + stime
 of the server and its children from /proc, N requests and again until
 2 s have passed, after a warm-up; the client is not counted).
@@ -54,6 +56,7 @@ REQUESTS = (
     ("aggregates", "POST aggregates, mean of 10 metrics", 40, 10),
     ("legacy", "  the same, GET /v1/aggregation/metric", 40, 10),
     ("search-groupby", "  search 20 resources, groupby project", 20, 10),
+    ("legacy-search", "  the same, /v1/aggregation/resource", 20, 10),
     ("search-aodh", "  search a project, last hour (Aodh)", 40, 10),
 )
 PROJECTS = 4
@@ -133,6 +136,10 @@ class Workload:
             return "POST", "/v1/aggregates?groupby=project_id&granularity=60", {
                 "operations": "(aggregate mean (metric load mean))",
                 "resource_type": "generic", "search": "user_id != 'nobody'"}
+        if name == "legacy-search":
+            return "POST", ("/v1/aggregation/resource/generic/metric/load"
+                            "?groupby=project_id&granularity=60"), {
+                "!=": {"user_id": "nobody"}}
         if name == "search-aodh":
             start = T0 + 60 * (MINUTES - 60)
             return "POST", ("/v1/aggregates?details=False&needed_overlap=0"

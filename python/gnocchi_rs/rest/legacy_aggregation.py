@@ -1,15 +1,19 @@
-"""The cross-metric read of Gnocchi's first aggregation API, still sent by
-older Grafana datasources and Aodh: ``GET /v1/aggregation/metric?metric=
-<id>&metric=<id>...`` and its ``POST`` (the ids as a JSON list), served
-without Pecan.
+"""The cross-metric reads of Gnocchi's first aggregation API, still sent
+by older Grafana datasources and Aodh, served without Pecan:
+``GET /v1/aggregation/metric?metric=<id>&metric=<id>...`` and its ``POST``
+(the ids as a JSON list), and ``POST /v1/aggregation/resource/<type>/
+metric/<name>`` (the metric of that name of every resource a search finds,
+grouped by ``groupby`` or not).
 
-Upstream's ``AggregationController.get_metric`` and
+Upstream's ``AggregationController.get_metric``,
+``AggregationResourceController.post`` and
 ``get_cross_metric_measures_from_objs`` step for step: one metric reads
 its series (resampled when asked) as the measures route does; several are
 aggregated by the same evaluation as ``POST /v1/aggregates`` over the
 operations upstream builds for them. A refresh with measures pending
-(upstream's locking), a query upstream refuses or any failure is
-declined: upstream answers it.
+(upstream's locking), a search reaching the page limit (upstream links
+the next page), a query upstream refuses or any failure is declined:
+upstream answers it.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import collections
 import uuid
 
 import numpy
+import pecan.jsonify
 import voluptuous
 import webob
 from gnocchi import calendar
@@ -29,6 +34,7 @@ from gnocchi.rest.aggregates import processor
 from gnocchi_rs import _native
 from gnocchi_rs.rest import aggregates
 from gnocchi_rs.rest import lookup
+from gnocchi_rs.rest import resource_search
 from gnocchi_rs.rest import routing
 from gnocchi_rs.rest.routing import Declined
 
@@ -37,32 +43,95 @@ _PARAMETERS = frozenset(("start", "stop", "aggregation", "reaggregation",
                          "granularity", "needed_overlap", "fill", "refresh",
                          "resample"))
 _REPEATABLE = frozenset(("metric",))
+_RESOURCE_PARAMETERS = (_PARAMETERS - {"metric"}) | {"filter", "groupby"}
+_RESOURCE_REPEATABLE = frozenset(("groupby",))
 _CONTENT_TYPE = ("Content-Type", "application/json")
 _METRIC_IDS = voluptuous.Schema([utils.UUID], required=True)
 
 
 def route(parts):
-    """The handler name of a legacy aggregation route for the segments of
-    a path below /v1, or None."""
-    return "metric" if parts == ["aggregation", "metric"] else None
+    """(handler name, path arguments) of a legacy aggregation route for
+    the segments of a path below /v1, or None."""
+    if parts == ["aggregation", "metric"]:
+        return "metric", ()
+    if (len(parts) == 5 and parts[:2] == ["aggregation", "resource"]
+            and parts[3] == "metric" and all(parts[2:])):
+        return "resource", (parts[2], parts[4])
+    return None
 
 
 class LegacyAggregationRoutes:
     """The legacy aggregation route of ``seam.NativeSeam``."""
 
-    def _legacy_aggregation(self, environ, start_response):
-        if environ.get("REQUEST_METHOD") == "POST":
+    def _legacy_aggregation(self, environ, start_response, route):
+        handler, arguments = route
+        bodiless = environ.get("CONTENT_LENGTH") in (None, "", "0")
+        if environ.get("REQUEST_METHOD") == "POST" and not (
+                handler == "resource" and bodiless):
             body = routing.read_json_body(environ)
             if body is None:
                 return self.pecan_app(environ, start_response)
+        elif handler == "resource" and \
+                environ.get("REQUEST_METHOD") != "POST":
+            return self.pecan_app(environ, start_response)
         else:
             body = None
-            if environ.get("CONTENT_LENGTH") not in (None, "", "0") or \
-                    not routing.takes_json(environ):
+            if not bodiless or not routing.takes_json(environ):
                 return self.pecan_app(environ, start_response)
+        if handler == "metric":
+            return self._serve(
+                environ, start_response,
+                lambda: self._legacy_answer(environ, body), body=body)
         return self._serve(
             environ, start_response,
-            lambda: self._legacy_answer(environ, body), body=body)
+            lambda: self._legacy_resource_answer(environ, body or b"",
+                                                 *arguments), body=body)
+
+    def _legacy_resource_answer(self, environ, body, resource_type,
+                                metric_name):
+        """``AggregationResourceController.post``: the search, then the
+        cross-metric read of the named metric of its resources (of each
+        group of them)."""
+        query = routing.query(environ, _RESOURCE_PARAMETERS,
+                              _RESOURCE_REPEATABLE)
+        groupby = sorted(set(api.arg_to_list(query.pop("groupby", None))))
+        search = query.pop("filter", None)
+        with routing.pecan_request(environ,
+                                   indexer=self._backend("indexer"),
+                                   auth_helper=self.hook.auth_helper):
+            if body:
+                attribute_filter = api.validate(
+                    api.ResourceSearchSchema, gnocchi_json.loads(body))
+            elif search:
+                attribute_filter = resource_search.search_string(search)
+            else:
+                attribute_filter = None
+        attribute_filter = resource_search.attribute_filter(
+            attribute_filter, resource_search.policy_filter(
+                self.hook, environ, resource_type))
+        limit = self.hook.conf.api.max_limit
+        resources = self._backend("indexer").list_resources(
+            resource_type, attribute_filter=attribute_filter, sorts=groupby,
+            limit=limit)
+        if len(resources) >= limit:
+            raise Declined("a page limit reached")
+
+        def measures(members):
+            return self._cross_metric(
+                environ, [m for m in (r.get_metric(metric_name)
+                                      for r in members) if m], **query)
+
+        if not groupby:
+            answer = measures(resources)
+        else:
+            answer = b"[" + b", ".join(
+                b'{"group": ' + pecan.jsonify.encode(group).encode() +
+                b', "measures": ' + measures(members) + b"}"
+                for group, members in resource_search.groups(resources,
+                                                             groupby)) + b"]"
+        return (None, "200 OK",
+                [_CONTENT_TYPE, ("Content-Length", str(len(answer)))],
+                answer)
 
     def _legacy_answer(self, environ, body):
         query = routing.query(environ, _PARAMETERS | _REPEATABLE,

@@ -31,7 +31,7 @@ def _parsed(query):
     return api.QueryStringSearchAttrFilter._parse(query)
 
 
-def _search_string(query):
+def search_string(query):
     """``QueryStringSearchAttrFilter.parse``: the string's parse (pyparsing,
     most of a search's cost) remembered, its validation (which reads the
     user) done each time."""
@@ -65,7 +65,7 @@ FETCH_SCHEMA = voluptuous.Schema(voluptuous.Any({
 }, {
     "operations": _operations,
     "resource_type": _any_resource_type,
-    "search": voluptuous.Any(api.ResourceSearchSchema, _search_string),
+    "search": voluptuous.Any(api.ResourceSearchSchema, search_string),
 }), required=True)
 
 

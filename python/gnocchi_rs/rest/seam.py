@@ -89,8 +89,10 @@ class NativeSeam(ingest.IngestRoutes, read.ReadRoutes,
         method = environ.get("REQUEST_METHOD")
         parts = _path_parts(environ) if method in ("POST", "GET") else None
         if parts is not None:
-            if legacy_aggregation.route(parts) is not None:
-                return self._legacy_aggregation(environ, start_response)
+            route = legacy_aggregation.route(parts)
+            if route is not None:
+                return self._legacy_aggregation(environ, start_response,
+                                                route)
             if method == "POST":
                 route = ingest.route(parts)
                 if route is not None:
