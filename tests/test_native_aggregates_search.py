@@ -136,8 +136,9 @@ def test_searches_as_clients_send_them(apps):
                            {"=": {"user_id": "u1"}}))
     assert list(answer.json["measures"]) == ["aggregated"]
     # The metrics themselves, keyed by resource, name and aggregation.
-    answer = _both(apps, {}, _search("(metric (cpu.* mean) (mem max))",
-                                     {"in": {"project_id": ["p1", "p\u00e9"]}}))
+    answer = _both(apps, {}, _search(
+        "(metric (cpu.* mean) (mem max))",
+        {"in": {"project_id": ["p1", "p\u00e9"]}}))
     assert len(answer.json["measures"]) == 3
 
 

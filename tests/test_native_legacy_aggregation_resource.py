@@ -68,8 +68,9 @@ def test_searches_as_clients_send_them(apps):
 
 
 def test_groups_and_parameters(apps):
-    for groupby in (None, "project_id", ["user_id", "project_id"], "id",
-                    "started_at", ""):
+    # Groups of one metric and of several in one answer (user_id).
+    for groupby in (None, "project_id", "user_id", ["user_id", "project_id"],
+                    "id", "started_at", ""):
         for name in ("cpu.util", "cpu.idle", "mem", "disk", "none"):
             for query in ({}, {"needed_overlap": "0"},
                           {"granularity": "60", "fill": "0"},

@@ -163,12 +163,16 @@ class AggregatesRoutes:
             b', "measures": ' + _measures(answer, _resources(refs, details))
             + b"}" for (group, refs), answer in zip(found, answers)) + b"]")
 
-    def _evaluated(self, groups_of_refs, evaluation, render=None):
+    def _evaluated(self, groups_of_refs, evaluation, render=None,
+                   operations=None):
         """The answer of ``processor.get_measures`` for each list of
-        references (as ``render`` renders it), every series of all of
-        them read in one storage call."""
-        operations, start, stop, granularities, needed_overlap, fill = \
+        references (as ``render`` renders it; with its own operations
+        when ``operations`` lists them), every series of all of them read
+        in one storage call."""
+        shared, start, stop, granularities, needed_overlap, fill = \
             evaluation
+        if operations is None:
+            operations = [shared] * len(groups_of_refs)
         plans = [_planned(refs, granularities) for refs in groups_of_refs]
         wanted = {}
         for _, planned in plans:
@@ -177,22 +181,24 @@ class AggregatesRoutes:
                 known.extend(a for a in aggregations if a not in known)
         results = self._stored(wanted, start, stop)
         render = render or _aggregated
-        return [render(_series(refs, chosen, results), operations,
+        return [render(_series(refs, chosen, results), its_operations,
                        start, stop, needed_overlap, fill)
-                for refs, (chosen, _) in zip(groups_of_refs, plans)]
+                for refs, (chosen, _), its_operations in zip(
+                    groups_of_refs, plans, operations)]
 
-    def _stored(self, wanted, start, stop):
+    def _stored(self, wanted, start, stop, resample=None):
         """The stored series of ``wanted`` {metric: [aggregation]}, None
         for a metric without stored data, read in one storage call."""
         read = self._backend("storage").get_aggregated_measures
         try:
-            return read(wanted, start, stop)
+            return read(wanted, start, stop, resample)
         except storage.MetricDoesNotExist:
             # One call per metric to know which.
             results = {}
             for metric, aggregations in wanted.items():
                 try:
-                    results.update(read({metric: aggregations}, start, stop))
+                    results.update(read({metric: aggregations}, start, stop,
+                                        resample))
                 except storage.MetricDoesNotExist:
                     results[metric] = None
             return results

@@ -26,7 +26,6 @@ import voluptuous
 import webob
 from gnocchi import calendar
 from gnocchi import json as gnocchi_json
-from gnocchi import storage
 from gnocchi import utils
 from gnocchi.rest import api
 from gnocchi.rest.aggregates import processor
@@ -116,19 +115,21 @@ class LegacyAggregationRoutes:
         if len(resources) >= limit:
             raise Declined("a page limit reached")
 
-        def measures(members):
-            return self._cross_metric(
-                environ, [m for m in (r.get_metric(metric_name)
-                                      for r in members) if m], **query)
+        def named(members):
+            return [m for m in (r.get_metric(metric_name) for r in members)
+                    if m]
 
         if not groupby:
-            answer = measures(resources)
+            [answer] = self._cross_metric(environ, [named(resources)],
+                                          **query)
         else:
+            groups = resource_search.groups(resources, groupby)
+            answers = self._cross_metric(
+                environ, [named(members) for _, members in groups], **query)
             answer = b"[" + b", ".join(
                 b'{"group": ' + pecan.jsonify.encode(group).encode() +
-                b', "measures": ' + measures(members) + b"}"
-                for group, members in resource_search.groups(resources,
-                                                             groupby)) + b"]"
+                b', "measures": ' + measures + b"}"
+                for (group, _), measures in zip(groups, answers)) + b"]"
         return (None, "200 OK",
                 [_CONTENT_TYPE, ("Content-Length", str(len(answer)))],
                 answer)
@@ -150,23 +151,54 @@ class LegacyAggregationRoutes:
             raise Declined("unknown metrics")
         # In upstream's order: its indexer lists them by id.
         metrics.sort(key=lambda m: uuid.UUID(str(m.id)))
-        answer = self._cross_metric(environ, metrics, **query)
+        [answer] = self._cross_metric(environ, [metrics], **query)
         return (None, "200 OK",
                 [_CONTENT_TYPE, ("Content-Length", str(len(answer)))],
                 answer)
 
-    def _cross_metric(self, environ, metrics, start=None, stop=None,
-                      aggregation="mean", reaggregation=None,
-                      granularity=None, needed_overlap=100.0, fill=None,
-                      refresh=False, resample=None):
-        """The body of ``get_cross_metric_measures_from_objs``' answer."""
+    def _cross_metric(self, environ, groups_of_metrics, **query):
+        """The bodies of ``get_cross_metric_measures_from_objs``' answers
+        for each list of metrics and the same query, every series read in
+        at most one storage call for the lists of one metric (with their
+        resampling) and one for the others."""
+        plans = [self._cross_metric_plan(environ, metrics, **query)
+                 for metrics in groups_of_metrics]
+        answers = [b"[]" if plan is None else None for plan in plans]
+        ones = [(k, plan) for k, plan in enumerate(plans)
+                if plan is not None and plan[0] == "one"]
+        if ones:
+            _, _, _, start, stop, resample = ones[0][1]
+            stored = self._stored(
+                {metric: wanted for _, (_, metric, wanted, _, _, _) in ones},
+                start, stop, resample)
+            for k, (_, metric, wanted, _, _, _) in ones:
+                answers[k] = _one_metric(stored[metric], wanted)
+        many = [(k, plan) for k, plan in enumerate(plans)
+                if plan is not None and plan[0] == "many"]
+        if many:
+            evaluation = many[0][1][3]
+            evaluated = self._evaluated(
+                [refs for _, (_, refs, _, _) in many], evaluation,
+                render=aggregates.aggregated_points,
+                operations=[operations for _, (_, _, operations, _) in many])
+            for (k, _), answer in zip(many, evaluated):
+                answers[k] = answer
+        return answers
+
+    def _cross_metric_plan(self, environ, metrics, start=None, stop=None,
+                           aggregation="mean", reaggregation=None,
+                           granularity=None, needed_overlap=100.0, fill=None,
+                           refresh=False, resample=None):
+        """``get_cross_metric_measures_from_objs`` up to its read: None
+        (no metric), ("one", metric, aggregations, start, stop, resample)
+        or ("many", references, operations, evaluation)."""
         start, stop, granularity, needed_overlap, fill = api.validate_qs(
             start, stop, granularity, needed_overlap, fill)
         if reaggregation is None:
             reaggregation = aggregation
         self._authorize(_GET_METRIC, webob.Request(environ), metrics)
         if not metrics:
-            return b"[]"
+            return None
         if resample:
             if not granularity:
                 raise Declined("resample without a granularity")
@@ -193,36 +225,32 @@ class LegacyAggregationRoutes:
                 for m in metrics):
             raise Declined("a refresh to make")
         if len(metrics) == 1:
-            return self._one_metric(metrics[0], aggregation, wanted, start,
-                                    stop, resample)
+            # Upstream's answer for one metric: its series, not aggregated.
+            [metric] = metrics
+            if aggregation not in metric.archive_policy.aggregation_methods:
+                raise Declined("no such aggregation")
+            return ("one", metric, wanted, start, stop, resample)
         inner = ["metric"] + [[str(m.id), aggregation] for m in metrics]
         if resample:
             inner = ["resample", aggregation, resample, inner]
         operations = ["aggregate", reaggregation, inner]
         refs = [processor.MetricReference(m, aggregation) for m in metrics]
-        [answer] = self._evaluated(
-            [refs], (operations, start, stop, granularity, needed_overlap,
-                     fill), render=aggregates.aggregated_points)
-        return answer
+        return ("many", refs, operations,
+                (operations, start, stop, granularity, needed_overlap, fill))
 
-    def _one_metric(self, metric, aggregation, wanted, start, stop,
-                    resample):
-        """Upstream's answer for one metric: its series, not aggregated."""
-        if aggregation not in metric.archive_policy.aggregation_methods:
-            raise Declined("no such aggregation")
-        try:
-            results = self._backend("storage").get_aggregated_measures(
-                {metric: wanted}, start, stop, resample)[metric]
-        except storage.MetricDoesNotExist:
-            return b"[]"
-        series = []
-        for key in sorted(results.keys(), reverse=True):
-            found = results[key]
-            seconds = gnocchi_json.to_primitive(
-                found.aggregation.granularity)
-            if not isinstance(seconds, float):
-                raise Declined("a granularity that is not a timespan")
-            points = found.ts
-            series.append((seconds, points["timestamps"].view(numpy.int64),
-                           points["values"]))
-        return _native.render_measures(series)
+
+def _one_metric(results, wanted):
+    """The series of one metric as upstream renders them; [] for a metric
+    without stored data."""
+    if results is None:
+        return b"[]"
+    series = []
+    for key in sorted(wanted, reverse=True):
+        found = results[key]
+        seconds = gnocchi_json.to_primitive(found.aggregation.granularity)
+        if not isinstance(seconds, float):
+            raise Declined("a granularity that is not a timespan")
+        points = found.ts
+        series.append((seconds, points["timestamps"].view(numpy.int64),
+                       points["values"]))
+    return _native.render_measures(series)
