@@ -450,9 +450,16 @@ def test_workers_share_sacks_and_survive_sigkill(tmp_path, request, backend,
     posted = ROUNDS * METRICS * POINTS
     processed = sum(span[3] for spans in intervals.values()
                     for span in spans if span[4])
+    # A victim killed after deleting what it had read, before writing its
+    # end record, leaves that sack's span open though its measures were
+    # stored: counted here as possibly processed. Whether any measure is
+    # lost is the aggregates' comparison below, to the byte.
+    in_victims_hands = sum(span[3] for spans in intervals.values()
+                           for span in spans
+                           if not span[4] and span[2] in victim_pids)
     # Everything at least once; what the victim had read when it was
     # killed may have been processed twice.
-    assert processed >= posted
+    assert processed + in_victims_hands >= posted
     by_kind = collections.Counter(
         pid_kind[pid] for pid, event, *_ in records if event == "end")
     assert by_kind["rs"] > 0 and by_kind["upstream"] > 0
