@@ -39,6 +39,7 @@ pub struct Context<'a> {
 
 const BOOLEAN_OPERAND: Refusal = Refusal::Unsupported("numpy's boolean arithmetic");
 const NOT_SERIES: Refusal = Refusal::Unsupported("an operation upstream cannot apply to a number");
+const ORDER_DEPENDENT: Refusal = Refusal::Unsupported("a signed zero whose sign numpy's loop order decides");
 
 /// `evaluate(operations, sampling, times, grid, False, keys)`.
 pub fn evaluate(op: &Op, context: &Context<'_>) -> Result<Evaluated, Refusal> {
@@ -90,9 +91,9 @@ fn evaluate_node(op: &Op, cx: &Context<'_>) -> Result<Evaluated, Refusal> {
                 .map(|row| {
                     lane.clear();
                     lane.extend(columns.iter().map(|c| c[row]));
-                    reduction.apply(&lane, order, &mut scratch)
+                    reduction.apply(&lane, order, &mut scratch).ok_or(ORDER_DEPENDENT)
                 })
-                .collect();
+                .collect::<Result<_, _>>()?;
             if *rate {
                 reduced = diff(&reduced);
                 result.times = tail(&result.times, 1);
@@ -115,11 +116,15 @@ fn evaluate_node(op: &Op, cx: &Context<'_>) -> Result<Evaluated, Refusal> {
                 (_, Values::Columns { .. }) => (r.granularity, r.times.clone()),
                 _ => (l.granularity, l.times.clone()),
             };
-            let values = elementwise(&[&l.values, &r.values], times.len(), |v| apply_binary(*op, v[0], v[1]))?;
             let boolean = matches!(
                 op,
                 Binary::Equal | Binary::Less | Binary::Greater | Binary::LessEqual | Binary::GreaterEqual | Binary::NotEqual
             );
+            if boolean && matches!((&l.values, &r.values), (Values::Scalar(_), Values::Scalar(_))) {
+                // numpy's boolean scalar, which arithmetic treats apart.
+                return Err(BOOLEAN_OPERAND);
+            }
+            let values = elementwise(&[&l.values, &r.values], times.len(), |v| apply_binary(*op, v[0], v[1]))?;
             Ok(Evaluated { granularity, times, values: with_kind(values, boolean), aggregated })
         }
         Op::Clip(a, low, high) => {
@@ -142,9 +147,9 @@ fn evaluate_node(op: &Op, cx: &Context<'_>) -> Result<Evaluated, Refusal> {
             };
             let values = match &v3 {
                 Some(e3) => elementwise(&[&v1.values, &v2.values, &e3.values], times.len(), |v| {
-                    minimum(maximum(v[0], v[1]), v[2])
+                    Some(minimum(maximum(v[0], v[1]), v[2]))
                 })?,
-                None => elementwise(&[&v1.values, &v2.values], times.len(), |v| maximum(v[0], v[1]))?,
+                None => elementwise(&[&v1.values, &v2.values], times.len(), |v| Some(maximum(v[0], v[1])))?,
             };
             Ok(Evaluated { granularity, times, values: with_kind(values, false), aggregated })
         }
@@ -213,8 +218,9 @@ fn tail(times: &[i64], from: usize) -> Vec<i64> {
 }
 
 /// numpy's elementwise application with broadcasting of numbers and of
-/// single columns; operand shapes numpy would refuse are refused.
-fn elementwise(operands: &[&Values], rows: usize, f: impl Fn(&[f64]) -> f64) -> Result<Values, Refusal> {
+/// single columns; operand shapes numpy would refuse are refused, and so
+/// is a value `f` cannot give as numpy would (None).
+fn elementwise(operands: &[&Values], rows: usize, f: impl Fn(&[f64]) -> Option<f64>) -> Result<Values, Refusal> {
     let mut width = None;
     for operand in operands {
         if let Values::Columns { columns, boolean } = operand {
@@ -242,7 +248,7 @@ fn elementwise(operands: &[&Values], rows: usize, f: impl Fn(&[f64]) -> f64) -> 
             for (slot, operand) in args.iter_mut().zip(operands) {
                 *slot = pick(operand, 0, 0);
             }
-            Ok(Values::Scalar(f(&args)))
+            Ok(Values::Scalar(f(&args).ok_or(ORDER_DEPENDENT)?))
         }
         Some(width) => Ok(Values::Columns {
             columns: (0..width)
@@ -252,19 +258,21 @@ fn elementwise(operands: &[&Values], rows: usize, f: impl Fn(&[f64]) -> f64) -> 
                             for (slot, operand) in args.iter_mut().zip(operands) {
                                 *slot = pick(operand, column, row);
                             }
-                            f(&args)
+                            f(&args).ok_or(ORDER_DEPENDENT)
                         })
                         .collect()
                 })
-                .collect(),
+                .collect::<Result<_, _>>()?,
             boolean: false,
         }),
     }
 }
 
-fn apply_binary(op: Binary, a: f64, b: f64) -> f64 {
+/// One binary operation on floats as numpy computes it; None where
+/// numpy's answer depends on its loop (see `fmax`).
+fn apply_binary(op: Binary, a: f64, b: f64) -> Option<f64> {
     let truth = |t: bool| if t { 1.0 } else { 0.0 };
-    match op {
+    Some(match op {
         Binary::Equal => truth(a == b),
         Binary::Less => truth(a < b),
         Binary::Greater => truth(a > b),
@@ -278,15 +286,21 @@ fn apply_binary(op: Binary, a: f64, b: f64) -> f64 {
         Binary::Div => a / b,
         Binary::ClipMin => maximum(a, b),
         Binary::ClipMax => minimum(a, b),
-        Binary::Fmax => {
-            if a.is_nan() {
-                b
-            } else if b.is_nan() || a >= b {
-                a
-            } else {
-                b
-            }
-        }
+        Binary::Fmax => fmax(a, b)?,
+    })
+}
+
+/// numpy's `fmax`: NaN ignored. On a tie of +0.0 and -0.0 its scalar loop
+/// keeps the first and its SIMD loop (long arrays) the second: not given.
+fn fmax(a: f64, b: f64) -> Option<f64> {
+    if a.is_nan() {
+        Some(b)
+    } else if b.is_nan() || a > b {
+        Some(a)
+    } else if a == b && a.is_sign_negative() != b.is_sign_negative() {
+        None
+    } else {
+        Some(b)
     }
 }
 
@@ -307,11 +321,12 @@ fn remainder(a: f64, b: f64) -> f64 {
     }
 }
 
-/// numpy's `maximum`/`minimum`: NaN from either side wins.
+/// numpy's `maximum`/`minimum` as `clip` applies them: NaN from either
+/// side wins, and a tie (+0.0 against -0.0) gives the second operand.
 fn maximum(a: f64, b: f64) -> f64 {
     if a.is_nan() || b.is_nan() {
         f64::NAN
-    } else if a >= b {
+    } else if a > b {
         a
     } else {
         b
@@ -321,7 +336,7 @@ fn maximum(a: f64, b: f64) -> f64 {
 fn minimum(a: f64, b: f64) -> f64 {
     if a.is_nan() || b.is_nan() {
         f64::NAN
-    } else if a <= b {
+    } else if a < b {
         a
     } else {
         b
@@ -339,8 +354,8 @@ fn rolling(reduction: Reduction, rate: bool, window: usize, input: Evaluated) ->
     let mut scratch = Vec::new();
     let mut rolled: Vec<Vec<f64>> = columns
         .iter()
-        .map(|c| c.windows(window).map(|w| reduction.apply(w, SumOrder::Pairwise, &mut scratch)).collect())
-        .collect();
+        .map(|c| c.windows(window).map(|w| reduction.apply(w, SumOrder::Pairwise, &mut scratch).ok_or(ORDER_DEPENDENT)).collect())
+        .collect::<Result<_, _>>()?;
     let mut times = tail(&input.times, window - 1);
     if rate {
         rolled = rolled.iter().map(|c| diff(c)).collect();
@@ -416,6 +431,25 @@ mod tests {
         let too_wide = Op::Rolling { reduction: Reduction::Sum, rate: false, window: 4, of: Box::new(metric("a")) };
         assert!(matches!(evaluate(&too_wide, &cx), Err(Refusal::Unaggregable(_))));
         assert_eq!(evaluate(&metric("c"), &cx).map(|_| ()), Err(Refusal::Unsupported("no series for a metric node")));
+    }
+
+    #[test]
+    fn breaks_zero_ties_as_numpy() {
+        let sign = |v: f64| v.is_sign_negative();
+        assert!(sign(maximum(0.0, -0.0)) && !sign(maximum(-0.0, 0.0)));
+        assert!(sign(minimum(0.0, -0.0)) && !sign(minimum(-0.0, 0.0)));
+        // clip(+0, -0, +0): maximum gives -0, minimum then +0.
+        assert!(!sign(minimum(maximum(0.0, -0.0), 0.0)));
+        assert_eq!(fmax(0.0, -0.0), None);
+        assert_eq!(fmax(f64::NAN, 1.0), Some(1.0));
+        assert_eq!(fmax(2.0, f64::NAN), Some(2.0));
+        assert!(maximum(1.0, f64::NAN).is_nan());
+        let grid = Grid { times: vec![0], columns: vec![vec![1.0]] };
+        let keys = vec![("a".to_owned(), "mean".to_owned())];
+        let cx = Context { grid: &grid, granularity: 60, keys: &keys };
+        let numbers = Op::Binary(Binary::Less, Box::new(Op::Number(1.0)), Box::new(Op::Number(2.0)));
+        let shifted = Op::Binary(Binary::Add, Box::new(metric("a")), Box::new(numbers));
+        assert_eq!(evaluate(&shifted, &cx), Err(BOOLEAN_OPERAND));
     }
 
     #[test]

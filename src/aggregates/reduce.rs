@@ -49,17 +49,19 @@ impl Reduction {
         Some((reduction, rate))
     }
 
-    /// The reduction of one lane of values (NaN for none left).
-    pub fn apply(self, lane: &[f64], order: SumOrder, scratch: &mut Vec<f64>) -> f64 {
-        match self {
-            Reduction::Sum => sum(lane.iter().map(|&v| zero_nan(v)), lane.len(), order),
+    /// The reduction of one lane of values (NaN for none left); None
+    /// where numpy's answer depends on the order its SIMD loop visits the
+    /// values (a min or max over both +0.0 and -0.0).
+    pub fn apply(self, lane: &[f64], order: SumOrder, scratch: &mut Vec<f64>) -> Option<f64> {
+        Some(match self {
+            Reduction::Sum => sum(lane.iter().map(|&v| zero_nan(v)), order),
             Reduction::Mean => mean(lane, order),
             Reduction::Var => variance(lane, order),
             Reduction::Std => variance(lane, order).sqrt(),
-            Reduction::Min => extreme(lane, |acc, v| v < acc),
-            Reduction::Max => extreme(lane, |acc, v| v > acc),
+            Reduction::Min => extreme(lane, |acc, v| v < acc)?,
+            Reduction::Max => extreme(lane, |acc, v| v > acc)?,
             Reduction::Median => median(lane, scratch),
-        }
+        })
     }
 }
 
@@ -75,13 +77,13 @@ fn count(lane: &[f64]) -> usize {
     lane.iter().filter(|v| !v.is_nan()).count()
 }
 
-/// numpy's sum of `n` values in the given order.
-fn sum(values: impl Iterator<Item = f64> + Clone, n: usize, order: SumOrder) -> f64 {
+/// numpy's sum of the values in the given order.
+fn sum(values: impl Iterator<Item = f64>, order: SumOrder) -> f64 {
     match order {
         SumOrder::Sequential => values.fold(0.0, |acc, v| acc + v),
         SumOrder::Pairwise => {
             let collected: Vec<f64> = values.collect();
-            0.0 + pairwise_sum(&collected[..n.min(collected.len())])
+            0.0 + pairwise_sum(&collected)
         }
     }
 }
@@ -115,7 +117,7 @@ pub fn pairwise_sum(a: &[f64]) -> f64 {
 }
 
 fn mean(lane: &[f64], order: SumOrder) -> f64 {
-    let total = sum(lane.iter().map(|&v| zero_nan(v)), lane.len(), order);
+    let total = sum(lane.iter().map(|&v| zero_nan(v)), order);
     total / count(lane) as f64
 }
 
@@ -135,26 +137,39 @@ fn variance(lane: &[f64], order: SumOrder) -> f64 {
     if n == 0 {
         return f64::NAN;
     }
-    sum(squares, lane.len(), order) / n as f64
+    sum(squares, order) / n as f64
 }
 
-/// `fmin`/`fmax` reduction: NaN skipped, NaN when nothing is left.
-fn extreme(lane: &[f64], replaces: impl Fn(f64, f64) -> bool) -> f64 {
+/// `fmin`/`fmax` reduction: NaN skipped, NaN when nothing is left; None
+/// for a lane holding both zeros, whose sign numpy's loop order decides.
+fn extreme(lane: &[f64], replaces: impl Fn(f64, f64) -> bool) -> Option<f64> {
     let mut found = f64::NAN;
+    let (mut positive_zero, mut negative_zero) = (false, false);
     for &v in lane {
         if v.is_nan() {
             continue;
+        }
+        if v == 0.0 {
+            if v.is_sign_negative() {
+                negative_zero = true;
+            } else {
+                positive_zero = true;
+            }
         }
         if found.is_nan() || replaces(found, v) {
             found = v;
         }
     }
-    found
+    if positive_zero && negative_zero && found == 0.0 {
+        return None;
+    }
+    Some(found)
 }
 
 /// `nanmedian`: below 600 values numpy's masked median, `(low + high) / 2`
 /// even for an odd count; from 600 on, `np.median` of the values left,
-/// which keeps the middle value of an odd count as it is.
+/// the mean of the middle value alone for an odd count (a sum from +0.0,
+/// so -0.0 comes out as +0.0).
 fn median(lane: &[f64], scratch: &mut Vec<f64>) -> f64 {
     scratch.clear();
     scratch.extend(lane.iter().copied().filter(|v| !v.is_nan()));
@@ -166,7 +181,7 @@ fn median(lane: &[f64], scratch: &mut Vec<f64>) -> f64 {
     let high = scratch[n / 2];
     let low = if n % 2 == 1 { high } else { scratch[n / 2 - 1] };
     if n % 2 == 1 && lane.len() >= 600 {
-        return high;
+        return 0.0 + high;
     }
     (0.0 + low + high) / 2.0
 }
@@ -179,30 +194,45 @@ mod tests {
     fn sums_in_numpys_orders() {
         // Sequential from +0.0: 1e16 + 1 + 1 rounds back to 1e16 each time.
         let lane = [1e16, 1.0, 1.0];
-        assert_eq!(Reduction::Sum.apply(&lane, SumOrder::Sequential, &mut Vec::new()), 1e16);
+        assert_eq!(Reduction::Sum.apply(&lane, SumOrder::Sequential, &mut Vec::new()), Some(1e16));
         // Pairwise, eight running sums: 1e16 + (1.0 in slot 1..) differs.
         let mut many = vec![1.0; 16];
         many[0] = 1e16;
         let sequential = many.iter().fold(0.0, |a, &v| a + v);
         assert_eq!(sequential, 1e16);
         assert_eq!(pairwise_sum(&many), 1e16 + 14.0);
-        assert_eq!(Reduction::Sum.apply(&[-0.0], SumOrder::Pairwise, &mut Vec::new()).to_bits(), 0.0f64.to_bits());
+        assert_eq!(Reduction::Sum.apply(&[-0.0], SumOrder::Pairwise, &mut Vec::new()).map(f64::to_bits), Some(0.0f64.to_bits()));
     }
 
     #[test]
     fn ignores_nan_and_answers_nan_for_nothing() {
         let lane = [f64::NAN, 1.0, 3.0];
         let mut s = Vec::new();
-        assert_eq!(Reduction::Mean.apply(&lane, SumOrder::Sequential, &mut s), 2.0);
-        assert_eq!(Reduction::Min.apply(&lane, SumOrder::Sequential, &mut s), 1.0);
-        assert_eq!(Reduction::Max.apply(&lane, SumOrder::Sequential, &mut s), 3.0);
-        assert_eq!(Reduction::Var.apply(&lane, SumOrder::Sequential, &mut s), 1.0);
-        assert_eq!(Reduction::Median.apply(&lane, SumOrder::Sequential, &mut s), 2.0);
+        assert_eq!(Reduction::Mean.apply(&lane, SumOrder::Sequential, &mut s), Some(2.0));
+        assert_eq!(Reduction::Min.apply(&lane, SumOrder::Sequential, &mut s), Some(1.0));
+        assert_eq!(Reduction::Max.apply(&lane, SumOrder::Sequential, &mut s), Some(3.0));
+        assert_eq!(Reduction::Var.apply(&lane, SumOrder::Sequential, &mut s), Some(1.0));
+        assert_eq!(Reduction::Median.apply(&lane, SumOrder::Sequential, &mut s), Some(2.0));
         let none = [f64::NAN, f64::NAN];
         for r in [Reduction::Mean, Reduction::Min, Reduction::Var, Reduction::Std, Reduction::Median] {
-            assert!(r.apply(&none, SumOrder::Sequential, &mut s).is_nan(), "{r:?}");
+            assert!(r.apply(&none, SumOrder::Sequential, &mut s).is_some_and(f64::is_nan), "{r:?}");
         }
-        assert_eq!(Reduction::Sum.apply(&none, SumOrder::Sequential, &mut s), 0.0);
+        assert_eq!(Reduction::Sum.apply(&none, SumOrder::Sequential, &mut s), Some(0.0));
+    }
+
+    #[test]
+    fn leaves_numpys_order_dependent_answers_out() {
+        let mut s = Vec::new();
+        assert_eq!(Reduction::Max.apply(&[0.0, -0.0], SumOrder::Sequential, &mut s), None);
+        assert_eq!(Reduction::Min.apply(&[-0.0, f64::NAN, 0.0, 1.0], SumOrder::Sequential, &mut s), None);
+        // Both zeros, but the answer is not a zero: numpy's answer is known.
+        assert_eq!(Reduction::Max.apply(&[0.0, -0.0, 2.0], SumOrder::Sequential, &mut s), Some(2.0));
+        // An odd count from 600 on: the middle value alone, from +0.0.
+        let mut lane = vec![-1.0; 300];
+        lane.push(-0.0);
+        lane.extend(vec![1.0; 300]);
+        let median = Reduction::Median.apply(&lane, SumOrder::Sequential, &mut s);
+        assert_eq!(median.map(f64::to_bits), Some(0.0f64.to_bits()));
     }
 
     #[test]
