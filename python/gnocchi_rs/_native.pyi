@@ -242,3 +242,19 @@ def parse_operations(text: str) -> List[Any]:
     words upstream's parser makes of it; ``RequestDeclined`` where
     upstream's parser must judge (quotes, no balanced group)."""
     ...
+def evaluate_aggregates(
+    operations: Any,
+    samplings: Sequence[Tuple[int, Sequence[Tuple[str, str]],
+                              Sequence[Tuple[npt.NDArray[numpy.int64], npt.NDArray[numpy.float64]]]]],
+    start: Optional[int],
+    stop: Optional[int],
+    fill: Optional[Any],
+    needed_overlap: float,
+) -> List[Tuple[int, npt.NDArray[numpy.int64], List[npt.NDArray[numpy.float64]], bool, bool]]:
+    """``processor.aggregated``'s evaluation of the validated operations
+    tree over ``(sampling ns, lookup keys, [(timestamps ns, values)])``:
+    per sampling, coarsest first, ``(granularity ns, timestamps ns, rows,
+    boolean, aggregated)``. ``RequestDeclined`` for what only upstream's
+    numpy code answers exactly (``pow``, ``tan``, ``count``, boolean
+    arithmetic, refusals)."""
+    ...

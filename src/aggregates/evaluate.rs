@@ -145,9 +145,18 @@ fn evaluate_node(op: &Op, cx: &Context<'_>) -> Result<Evaluated, Refusal> {
                 Some(e3) if is_series(e3) => (e3.granularity, e3.times.clone()),
                 _ => (v1.granularity, v1.times.clone()),
             };
+            let scalar_bounds = matches!((&v2.values, v3.as_ref().map(|e| &e.values)), (Values::Scalar(_), Some(Values::Scalar(_))));
             let values = match &v3 {
+                Some(e3) if scalar_bounds => {
+                    elementwise(&[&v1.values, &v2.values, &e3.values], times.len(), |v| Some(clip_to_numbers(v[0], v[1], v[2])))?
+                }
                 Some(e3) => elementwise(&[&v1.values, &v2.values, &e3.values], times.len(), |v| {
-                    Some(minimum(maximum(v[0], v[1]), v[2]))
+                    // numpy takes its two-numbers loop wherever the bounds
+                    // broadcast with a zero stride (a one-point series),
+                    // so a zero tie's sign depends on the layout.
+                    let low = maximum(v[0], v[1]);
+                    let clipped = minimum(low, v[2]);
+                    (!zero_tie(v[0], v[1]) && !zero_tie(low, v[2])).then_some(clipped)
                 })?,
                 None => elementwise(&[&v1.values, &v2.values], times.len(), |v| Some(maximum(v[0], v[1])))?,
             };
@@ -333,6 +342,26 @@ fn maximum(a: f64, b: f64) -> f64 {
     }
 }
 
+/// numpy's `clip` between two numbers: NaN from any side wins, and a tie
+/// keeps the clipped value (measured on numpy 2.4 for every layout and
+/// length, unlike its loop for array bounds).
+fn clip_to_numbers(x: f64, low: f64, high: f64) -> f64 {
+    if x.is_nan() || low.is_nan() || high.is_nan() {
+        return f64::NAN;
+    }
+    let raised = if low > x { low } else { x };
+    if high < raised {
+        high
+    } else {
+        raised
+    }
+}
+
+/// +0.0 against -0.0, where the operand chosen decides the sign.
+fn zero_tie(a: f64, b: f64) -> bool {
+    a == 0.0 && b == 0.0 && a.is_sign_negative() != b.is_sign_negative()
+}
+
 fn minimum(a: f64, b: f64) -> f64 {
     if a.is_nan() || b.is_nan() {
         f64::NAN
@@ -438,8 +467,10 @@ mod tests {
         let sign = |v: f64| v.is_sign_negative();
         assert!(sign(maximum(0.0, -0.0)) && !sign(maximum(-0.0, 0.0)));
         assert!(sign(minimum(0.0, -0.0)) && !sign(minimum(-0.0, 0.0)));
-        // clip(+0, -0, +0): maximum gives -0, minimum then +0.
-        assert!(!sign(minimum(maximum(0.0, -0.0), 0.0)));
+        // Between two numbers numpy's clip keeps the value on a tie.
+        assert!(!sign(clip_to_numbers(0.0, -0.0, 2.0)) && sign(clip_to_numbers(-0.0, -1.0, 0.0)));
+        assert!(clip_to_numbers(1.0, f64::NAN, 2.0).is_nan());
+        assert!(zero_tie(0.0, -0.0) && !zero_tie(0.0, 0.0) && !zero_tie(-0.0, -0.0));
         assert_eq!(fmax(0.0, -0.0), None);
         assert_eq!(fmax(f64::NAN, 1.0), Some(1.0));
         assert_eq!(fmax(2.0, f64::NAN), Some(2.0));

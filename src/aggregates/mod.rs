@@ -9,9 +9,9 @@
 //! arithmetic) is refused as `Unsupported`, and the caller evaluates it
 //! with upstream's code.
 //!
-//! Not wired yet: `python/gnocchi_rs/rest/aggregates.py` still evaluates
-//! with upstream's numpy code; the binding and the differential tests
-//! against upstream's `processor.aggregated` come next.
+//! Used by `python/gnocchi_rs/processor.py` (upstream's
+//! `processor.aggregated`, natively) and through it by the aggregates
+//! routes; `tests/test_processor.py` holds the differential tests.
 
 pub mod evaluate;
 pub mod expression;

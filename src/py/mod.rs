@@ -1,6 +1,7 @@
 //! PyO3 bindings, built only with the `python` feature. Thin on purpose:
 //! convert, release the GIL, call the core, convert back.
 
+mod aggregates;
 mod api;
 mod archive_policy;
 mod carbonara;
@@ -45,6 +46,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     storage::register(m)?;
     incoming::register(m)?;
     api::register(m)?;
+    aggregates::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -4,8 +4,11 @@
 Upstream's controller (``AggregatesController.post``) and processor
 (``processor.get_measures`` and ``aggregated``) step for step: the query
 and the body are checked by upstream's own functions and schema, and the
-operations are evaluated by upstream's ``operations.evaluate`` on the same
-numpy grid, so the numbers are upstream's by construction. What changes
+operations are evaluated natively (``src/aggregates``, upstream's grid,
+fills, overlap rules and numpy's arithmetic, reductions and summation
+orders), or by upstream's own numpy code where the engine declines (numpy
+answers that depend on its loop order: ``**``, ``tan``, ``count``
+results, boolean arithmetic, signed-zero ties). What changes
 is the cost around them: one indexer query for the metrics, one policy
 evaluation per distinct target, one batched storage read for every series
 (upstream starts a thread pool and reads series by series), and the answer
@@ -38,6 +41,7 @@ from gnocchi.rest.aggregates import processor
 import pecan.jsonify
 
 from gnocchi_rs import _native
+from gnocchi_rs import processor as processor_native
 from gnocchi_rs.rest import lookup
 from gnocchi_rs.rest import resource_search
 from gnocchi_rs.rest import routing
@@ -321,7 +325,21 @@ def aggregated_points(refs_and_series, operations, from_timestamp,
 def _evaluation(refs_and_series, operations, from_timestamp, to_timestamp,
                 needed_percent_of_overlap, fill):
     """Upstream's evaluation in ``processor.aggregated``: ({sampling:
-    (granularity, times, values, references)}, whether aggregated)."""
+    (granularity, times, values, references)}, whether aggregated);
+    native, or upstream's numpy code for what the engine leaves to it."""
+    try:
+        return processor_native.native_evaluation(
+            refs_and_series, operations, from_timestamp, to_timestamp,
+            needed_percent_of_overlap, fill)
+    except _native.RequestDeclined:
+        return _numpy_evaluation(refs_and_series, operations,
+                                 from_timestamp, to_timestamp,
+                                 needed_percent_of_overlap, fill)
+
+
+def _numpy_evaluation(refs_and_series, operations, from_timestamp,
+                      to_timestamp, needed_percent_of_overlap, fill):
+    """Upstream's evaluation with upstream's numpy code, step for step."""
     series = collections.defaultdict(list)
     references = collections.defaultdict(list)
     lookup_keys = collections.defaultdict(list)
@@ -376,6 +394,9 @@ def _by_reference(result, fill):
     tree = {}
     for sampling in sorted(result, reverse=True):
         granularity, times, values, refs = result[sampling]
+        if len(values) < len(refs):
+            # Upstream fails on it (an IndexError): declined.
+            raise Declined("fewer series than references")
         for row, ref in enumerate(refs):
             node = tree
             if ref.resource is not None:
