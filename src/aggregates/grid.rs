@@ -63,9 +63,10 @@ fn cut<'a>(series: &Series<'a>, range: Range) -> (&'a [i64], &'a [f64]) {
 /// (`overlap_percent` is `needed_overlap`).
 pub fn build(series: &[Series<'_>], range: Range, fill: Fill, overlap_percent: f64) -> Result<Grid, Refusal> {
     let cuts: Vec<_> = series.iter().map(|s| cut(s, range)).collect();
-    let mut times: Vec<i64> = cuts.iter().flat_map(|(t, _)| t.iter().copied()).collect();
-    times.sort_unstable();
-    times.dedup();
+    // Stored series are strictly ascending; anything else (a caller's own
+    // arrays) is laid out as numpy.unique and fancy assignment would.
+    let ascending = cuts.iter().all(|(t, _)| t.windows(2).all(|w| w[0] < w[1]));
+    let times = if ascending { union_of_ascending(&cuts) } else { sorted_union(&cuts) };
     let filler = match fill {
         Fill::Value(v) => v,
         _ => f64::NAN,
@@ -73,13 +74,21 @@ pub fn build(series: &[Series<'_>], range: Range, fill: Fill, overlap_percent: f
     let mut columns = Vec::with_capacity(cuts.len());
     for (t, v) in &cuts {
         let mut column = vec![filler; times.len()];
-        let mut at = 0;
-        for (&ts, &value) in t.iter().zip(v.iter()) {
-            // Both ascending: walk the union instead of searching it.
-            while times[at] != ts {
-                at += 1;
+        if ascending {
+            let mut at = 0;
+            for (&ts, &value) in t.iter().zip(v.iter()) {
+                // Both ascending and `ts` in the union: walk, not search.
+                while times[at] != ts {
+                    at += 1;
+                }
+                column[at] = value;
             }
-            column[at] = value;
+        } else {
+            for (ts, &value) in t.iter().zip(v.iter()) {
+                if let Ok(at) = times.binary_search(ts) {
+                    column[at] = value;
+                }
+            }
         }
         columns.push(column);
     }
@@ -101,6 +110,37 @@ pub fn build(series: &[Series<'_>], range: Range, fill: Fill, overlap_percent: f
         trim_to_overlap(&mut grid, range.start.is_some(), range.stop.is_some(), overlap_percent)?;
     }
     Ok(grid)
+}
+
+/// The union of strictly ascending timestamps, merged in one pass per
+/// series (series of one policy usually share theirs: no merge at all).
+fn union_of_ascending(cuts: &[(&[i64], &[f64])]) -> Vec<i64> {
+    let Some(((first, _), rest)) = cuts.split_first() else { return Vec::new() };
+    let mut union = first.to_vec();
+    for (times, _) in rest {
+        if *times == union.as_slice() {
+            continue;
+        }
+        let mut merged = Vec::with_capacity(union.len().max(times.len()));
+        let (mut i, mut j) = (0, 0);
+        while i < union.len() && j < times.len() {
+            let (a, b) = (union[i], times[j]);
+            merged.push(a.min(b));
+            i += usize::from(a <= b);
+            j += usize::from(b <= a);
+        }
+        merged.extend_from_slice(&union[i..]);
+        merged.extend_from_slice(&times[j..]);
+        union = merged;
+    }
+    union
+}
+
+fn sorted_union(cuts: &[(&[i64], &[f64])]) -> Vec<i64> {
+    let mut times: Vec<i64> = cuts.iter().flat_map(|(t, _)| t.iter().copied()).collect();
+    times.sort_unstable();
+    times.dedup();
+    times
 }
 
 /// `utils.forward_fill`: each NaN takes the last value before it that is
@@ -187,5 +227,21 @@ mod tests {
         let s = [Series { times: &t, values: &v }];
         let g = build(&s, Range { start: Some(15), stop: Some(40) }, Fill::Null, 0.0).unwrap();
         assert_eq!(g.times, vec![20, 30]);
+    }
+
+    #[test]
+    fn merges_ascending_series_and_lays_out_any_others_as_numpy() {
+        let a = (vec![1, 4, 6], vec![1.0, 4.0, 6.0]);
+        let b = (vec![2, 4, 7, 9], vec![2.0, 4.5, 7.0, 9.0]);
+        let g = grid(&[a.clone(), b, a.clone()], Fill::Null, 0.0).unwrap();
+        assert_eq!(g.times, vec![1, 2, 4, 6, 7, 9]);
+        assert_eq!(g.columns[1][2], 4.5);
+        // Unordered, with a repeated timestamp: the last value wins, as
+        // numpy's fancy assignment leaves it.
+        let odd = (vec![6, 1, 6], vec![6.0, 1.0, 60.0]);
+        let g = grid(&[odd, a], Fill::Null, 0.0).unwrap();
+        assert_eq!(g.times, vec![1, 4, 6]);
+        let column: Vec<Option<f64>> = g.columns[0].iter().map(|v| (!v.is_nan()).then_some(*v)).collect();
+        assert_eq!(column, vec![Some(1.0), None, Some(60.0)]);
     }
 }
