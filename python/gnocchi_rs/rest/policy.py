@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import inspect
 import re
+import time
 from collections import abc
 
 from gnocchi.rest import api as upstream_api
+from oslo_config import cfg
 from oslo_policy import _checks
 
 _TARGET_REFERENCE = re.compile(r"%\(([^)]*)\)s")
@@ -187,3 +189,39 @@ def keep_check_arity():
         return False
     _checks._check = _check_with_known_arity
     return True
+
+
+class _RememberedSearch:
+    """oslo.policy's search for the policy file and the policy.d
+    directories (``Enforcer._get_policy_path``), its answers kept for a
+    second. While they are absent (the embedded default has neither) the
+    enforcer searches every configuration directory on every check:
+    about a third of a small request's CPU. A found file is still
+    checked for changes on every check (oslo.policy reads its mtime);
+    only a file created or removed takes up to a second to be seen."""
+
+    PERIOD = 1.0
+
+    def __init__(self, search):
+        self.search = search
+        self.answers = {}
+
+    def __call__(self, path):
+        now = time.monotonic()
+        known = self.answers.get(path)
+        if known is None or now - known[0] >= self.PERIOD:
+            try:
+                found = self.search(path)
+            except cfg.ConfigFilesNotFoundError:
+                found = None
+            known = self.answers[path] = (now, found)
+        if known[1] is None:
+            raise cfg.ConfigFilesNotFoundError([path])
+        return known[1]
+
+
+def remember_policy_search(enforcer):
+    """Install ``_RememberedSearch`` on ``enforcer`` (once)."""
+    search = getattr(enforcer, "_get_policy_path", None)
+    if search is not None and not isinstance(search, _RememberedSearch):
+        enforcer._get_policy_path = _RememberedSearch(search)

@@ -81,6 +81,7 @@ class NativeSeam(ingest.IngestRoutes, read.ReadRoutes,
     def __init__(self, pecan_app, hook):
         self.pecan_app = pecan_app
         self.hook = hook
+        policy.remember_policy_search(hook.policy_enforcer)
 
     def _backend(self, name):
         return self.hook._lazy_load(name)
