@@ -18,7 +18,8 @@ from gnocchi.rest.aggregates import processor as upstream
 
 from gnocchi_rs import _native
 
-_DROPPING_FILLS = ("dropna", "ffill", "bfill", "full_ffill", "full_bfill")
+# The fills after which upstream drops NaN and infinite points.
+DROPPING_FILLS = ("dropna", "ffill", "bfill", "full_ffill", "full_bfill")
 
 
 def _nanoseconds(value):
@@ -67,7 +68,7 @@ def native_evaluation(refs_and_series, operations, from_timestamp,
 
 
 def _measures(granularity, times, values, fill):
-    if fill in _DROPPING_FILLS:
+    if fill in DROPPING_FILLS:
         kept = ~numpy.logical_or(numpy.isnan(values), numpy.isinf(values))
         values = values[kept]
         times = times[kept]

@@ -53,7 +53,6 @@ _PARAMETERS = frozenset(("start", "stop", "granularity", "needed_overlap",
 _REPEATABLE = frozenset(("groupby",))
 _NAN_FILLS = (None, "null", "dropna", "ffill", "bfill", "full_ffill",
               "full_bfill")
-_DROPPING_FILLS = ("dropna", "ffill", "bfill", "full_ffill", "full_bfill")
 _CONTENT_TYPE = ("Content-Type", "application/json")
 _FILL_STEPS = {
     "ffill": (utils.forward_fill,),
@@ -439,7 +438,7 @@ def _overlapping(times, values, from_timestamp, to_timestamp,
 def _chunk(granularity, times, values, fill):
     """(granularity in seconds, timestamps ns, float values) of one
     answer's series, as ``render_measures`` takes them."""
-    if fill in _DROPPING_FILLS:
+    if fill in processor_native.DROPPING_FILLS:
         kept = ~numpy.logical_or(numpy.isnan(values), numpy.isinf(values))
         values = values[kept]
         times = times[kept]
