@@ -22,7 +22,16 @@ sides):
   operations as a list, details=False&needed_overlap=0: what Aodh's
   aggregation-by-resources alarm sends at every evaluation; the grouped
   search through the first API, POST /v1/aggregation/resource/generic/
-  metric/load?groupby=project_id.
+  metric/load?groupby=project_id;
+* Aodh's aggregation-by-metrics alarm: the last five minutes of the mean
+  of 3 metrics, the operations as a JSON list, details=False&
+  needed_overlap=0;
+* a Grafana dashboard's refresh, counted as one request: a resource
+  search (POST /v1/search/resource/generic, 20 resources), then one GET
+  .../metric/load/measures per resource over the last 24 h at 60 s, then
+  5 POST /v1/aggregates over the same range grouped by project (with
+  details=true, fill, needed_overlap and start, stop and end, as the
+  datasource sends them).
 The figure is the server's CPU per request (as in api.py: utime + stime
 of the server and its children from /proc, N requests and again until
 2 s have passed, after a warm-up; the client is not counted).
@@ -33,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
 import os
 import shutil
 import subprocess
@@ -58,6 +68,8 @@ REQUESTS = (
     ("search-groupby", "  search 20 resources, groupby project", 20, 10),
     ("legacy-search", "  the same, /v1/aggregation/resource", 20, 10),
     ("search-aodh", "  search a project, last hour (Aodh)", 40, 10),
+    ("aodh-metrics", "Aodh: mean of 3 metrics, ops as a list", 40, 10),
+    ("dashboard", "Grafana dashboard: search, 20 GET, 5 agg", 3, 10),
 )
 PROJECTS = 4
 SEARCHED = 20
@@ -68,6 +80,7 @@ class Workload:
         self.metric = self.second_metric = self.resource = None
         self.group = []
         self.searched = []
+        self.searched_resources = []
 
     def create(self, client):
         client.json("POST", "/v1/archive_policy", {
@@ -97,6 +110,7 @@ class Workload:
                     k % PROJECTS), "user_id": "user-%d" % k,
                 "metrics": {"load": {"archive_policy_name": "bench"}}})
             self.searched.append(resource["metrics"]["load"])
+            self.searched_resources.append(resource["id"])
         # Three measures a minute (mean, max and the others differ),
         # values with all their digits.
         for k, metric in enumerate(self.group + self.searched):
@@ -112,6 +126,36 @@ class Workload:
         for metric in self.group + self.searched + [self.second_metric]:
             client.json("GET", "/v1/metric/%s/measures?refresh=true"
                         % metric)
+
+    def requests(self, name):
+        """[(method, path, body), ...]: what one request of the row sends."""
+        if name == "dashboard":
+            return self._dashboard()
+        if name == "aodh-metrics":
+            stop = T0 + 60 * MINUTES
+            return [("POST", ("/v1/aggregates?details=False&needed_overlap=0"
+                              "&granularity=60&start=%d&stop=%d" % (
+                                  stop - 300, stop)), {
+                "operations": ["aggregate", "mean", ["metric"] + [
+                    [m, "mean"] for m in self.group[:3]]]})]
+        return [self.request(name)]
+
+    def _dashboard(self):
+        stop = T0 + 60 * MINUTES
+        window = "start=%d&stop=%d" % (stop - 86400, stop)
+        sent = [("POST", "/v1/search/resource/generic",
+                 {"!=": {"user_id": "nobody"}})]
+        sent += [("GET", "/v1/resource/generic/%s/metric/load/measures?"
+                  "granularity=60&%s" % (resource, window), None)
+                 for resource in self.searched_resources]
+        sent += [("POST", ("/v1/aggregates?details=true&granularity=60&%s"
+                           "&end=%d&fill=null&needed_overlap=0"
+                           "&groupby=project_id" % (window, stop)), {
+            "operations": "(aggregate %s (metric load %s))" % (
+                aggregation, aggregation),
+            "resource_type": "generic", "search": "user_id != 'nobody'"})
+            for aggregation in ("mean", "max", "min", "sum", "std")]
+        return sent
 
     def request(self, name):
         """(method, path, body)."""
@@ -155,6 +199,47 @@ class Workload:
             "operations": operations}
 
 
+def answer(client, method, path, body):
+    status, payload = client.call(method, path, body)
+    if status != 200:
+        raise SystemExit("%s %s: %d %s" % (method, path, status,
+                                            payload[:300]))
+    return payload
+
+
+def comparable(path, payload):
+    """The answer, with details=true's references sorted: upstream lists
+    them from a set, in no particular order (two runs of upstream
+    differ)."""
+    if "details=true" not in path:
+        return payload
+    answer = json.loads(payload)
+    for measures in ([group["measures"] for group in answer]
+                     if isinstance(answer, list) else [answer]):
+        measures["references"].sort(key=lambda r: r["id"])
+    return json.dumps(answer).encode()
+
+
+def run_sequence(server, client, sequence, n):
+    """(server CPU seconds, wall seconds, sequences sent): the sequence of
+    requests sent n times, and again until api.MIN_WALL has passed."""
+    if len(sequence) == 1:
+        method, path, body = sequence[0]
+        return api.run_requests(server, client, path, [body] * n,
+                                expect=200, method=method)
+    cpu = api.ServerCpu(server.proc.pid)
+    start = time.perf_counter()
+    sent = 0
+    while True:
+        for _ in range(n):
+            for method, path, body in sequence:
+                answer(client, method, path, body)
+        sent += n
+        wall = time.perf_counter() - start
+        if wall >= api.MIN_WALL or sent >= 1000 * n:
+            return cpu.seconds(), wall, sent
+
+
 def measure_side(side, workdir, workload, args):
     conf = api.write_conf(workdir, side, "basic")
     server = api.start_side("gthread", side, "basic", conf, workdir, None)
@@ -162,18 +247,14 @@ def measure_side(side, workdir, workload, args):
     figures, answers = {}, {}
     try:
         for name, _, _, _ in REQUESTS:
-            method, path, body = workload.request(name)
-            status, answers[name] = client.call(method, path, body)
-            if status != 200:
-                raise SystemExit("%s %s: %d %s" % (
-                    method, path, status, answers[name][:300]))
-            api.run_requests(server, client, path, [body] * api.WARMUP,
-                             expect=200, method=method)
+            answers[name] = b"\n".join(
+                comparable(path, answer(client, method, path, body))
+                for method, path, body in workload.requests(name))
+            run_sequence(server, client, workload.requests(name), api.WARMUP)
         for name, _, n, _ in REQUESTS:
-            method, path, body = workload.request(name)
-            cpu, wall, sent = api.run_requests(
-                server, client, path, [body] * api.count(n, args.scale),
-                expect=200, method=method)
+            cpu, wall, sent = run_sequence(server, client,
+                                           workload.requests(name),
+                                           api.count(n, args.scale))
             figures[name] = (cpu / sent, wall / sent)
     finally:
         if client.conn:

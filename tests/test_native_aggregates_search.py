@@ -226,7 +226,14 @@ def test_the_native_path_served_the_searches(apps, caplog):
                          "project_id = 'p1'")),
             ({"details": "true"}, _search("(metric cpu.* mean)")),
             ({"details": "true", "groupby": "user_id"},
-             _search("(aggregate max (metric cpu.util mean))"))):
+             _search("(aggregate max (metric cpu.util mean))")),
+            # Grafana's datasource: ``end`` next to ``stop``, which
+            # upstream's controller takes in its **kwargs and never reads.
+            ({"details": "true", "groupby": "project_id", "fill": "null",
+              "needed_overlap": "0", "start": "2017-01-01T00:00",
+              "stop": "2017-01-01T02:00", "end": "2017-01-01T02:00",
+              "unread": ["a", "b"]},
+             _search("(aggregate mean (metric cpu.util mean))"))):
         assert _both(apps, query, body).status_int == 200
     assert not [r for r in caplog.records if "declined" in r.getMessage()
                 or "handed over" in r.getMessage()]

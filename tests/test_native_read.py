@@ -193,6 +193,10 @@ def test_the_native_path_served_the_valid_reads(apps, caplog):
     _both(apps, "/v1/resource/generic/%s/metric/busy/measures?resample=120"
           "&granularity=60" % RESOURCE)
     _both(apps, _path(EMPTY))
+    # Parameters upstream's controller takes in its **kwargs, unread.
+    assert _both(apps, _path(BUSY, "?granularity=60&end=2017-01-01T01:00:00"
+                             "&needed_overlap=0&unread=1&unread=2")
+                 ).status_int == 200
     assert not [r for r in caplog.records if "declined" in r.getMessage()
                 or "handed over" in r.getMessage()]
     _both(apps, _path(BUSY, "?aggregation=nope"))

@@ -80,7 +80,8 @@ class AggregatesRoutes:
                            body=body)
 
     def _aggregates_answer(self, environ, body):
-        query = routing.query(environ, _PARAMETERS, _REPEATABLE)
+        query = routing.query(environ, _PARAMETERS, _REPEATABLE,
+                              extra_ignored=True)
         # Upstream's checks, in its order; a refusal raises (declined).
         use_history = api.get_bool_param("use_history", query)
         details = api.get_bool_param("details", query)

@@ -92,7 +92,7 @@ class LegacyAggregationRoutes:
         cross-metric read of the named metric of its resources (of each
         group of them)."""
         query = routing.query(environ, _RESOURCE_PARAMETERS,
-                              _RESOURCE_REPEATABLE)
+                              _RESOURCE_REPEATABLE, extra_ignored=True)
         groupby = sorted(set(api.arg_to_list(query.pop("groupby", None))))
         search = query.pop("filter", None)
         with routing.pecan_request(environ,

@@ -61,7 +61,7 @@ class ReadRoutes:
                            lambda: self._read_answer(environ, route))
 
     def _read_answer(self, environ, route):
-        query = routing.query(environ, _PARAMETERS)
+        query = routing.query(environ, _PARAMETERS, extra_ignored=True)
         request = webob.Request(environ)
         handler, arguments = route
         if handler == "metric":

@@ -46,11 +46,15 @@ def read_json_body(environ):
     return body if len(body) == length else None
 
 
-def query(environ, parameters, repeatable=frozenset()):
+def query(environ, parameters, repeatable=frozenset(), extra_ignored=False):
     """The query's parameters, one value each (a list for those of
     ``repeatable`` given more than once, as Pecan passes them), or
     Declined when another one is given twice (Pecan passes a list:
-    upstream's to judge) or is not one of ``parameters``."""
+    upstream's to judge) or is not one of ``parameters``.
+
+    ``extra_ignored``: the controller takes ``**kwargs`` and never reads
+    the others (Grafana sends ``end`` with ``stop``), so they are left
+    out, given once or more; except Pecan's own ``_method``."""
     try:
         pairs = urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""),
                                        keep_blank_values=True,
@@ -60,6 +64,11 @@ def query(environ, parameters, repeatable=frozenset()):
     lists = {}
     single = []
     for name, value in pairs:
+        if extra_ignored and name not in parameters and \
+                name not in repeatable:
+            if name == "_method":
+                raise Declined("Pecan's method override")
+            continue
         if name in repeatable:
             lists.setdefault(name, []).append(value)
         else:
