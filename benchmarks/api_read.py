@@ -240,6 +240,27 @@ def run_sequence(server, client, sequence, n):
             return cpu.seconds(), wall, sent
 
 
+def measure_floor(workdir, args):
+    """(CPU, wall) per request of gunicorn serving a trivial app."""
+    port = api.free_port()
+    argv, env = api.server_command("gthread", "floor", None, port, None,
+                                   False)
+    server = api.Server(argv, env, port,
+                        os.path.join(workdir, "gthread-floor.log"))
+    client = api.Client(port, {})
+    try:
+        api.run_requests(server, client, "/", [None] * api.WARMUP,
+                         method="GET")
+        cpu, wall, sent = api.run_requests(
+            server, client, "/", [None] * api.count(200, args.scale),
+            method="GET")
+    finally:
+        if client.conn:
+            client.conn.close()
+        server.stop()
+    return cpu / sent, wall / sent
+
+
 def measure_side(side, workdir, workload, args):
     conf = api.write_conf(workdir, side, "basic")
     server = api.start_side("gthread", side, "basic", conf, workdir, None)
@@ -300,6 +321,10 @@ def main():
                 label, 1e3 * uc, 1e3 * uw, 1e3 * rc, 1e3 * rw, ratio,
                 ">= %dx%s" % (target, "" if ratio >= target else " no"),
                 "yes (%d B)" % len(rs_answers[name]) if same else "NO"))
+        floor_cpu, floor_wall = measure_floor(workdir, args)
+        print("\nfloor: %.2f ms CPU (%.2f wall) per GET of a trivial WSGI "
+              "app under the same gunicorn: the part of every request no "
+              "application removes" % (1e3 * floor_cpu, 1e3 * floor_wall))
         print("\n(%.0f s)" % (time.perf_counter() - started))
         if not all(up_answers[n] == rs_answers[n] for n, _, _, _ in
                    REQUESTS):

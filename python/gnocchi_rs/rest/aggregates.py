@@ -25,6 +25,7 @@ it.
 from __future__ import annotations
 
 import collections
+import datetime
 import json
 import uuid
 
@@ -227,7 +228,40 @@ def _measures(answer, references):
     if references is None:
         return b'{"measures": ' + answer + b"}"
     return (b'{"measures": ' + answer + b', "references": ' +
-            pecan.jsonify.encode(references).encode() + b"}")
+            _references_json(references) + b"}")
+
+
+_PLAIN = (str, int, float, type(None))
+
+
+def _primitive_value(value):
+    if type(value) in _PLAIN:
+        return value
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if type(value) is dict and all(type(k) is str and type(v) is str
+                                   for k, v in value.items()):
+        return value            # a resource's metrics: names to ids
+    return gnocchi_json.to_primitive(value)
+
+
+def _references_json(references):
+    """``pecan.jsonify.encode(references)`` as upstream's renderer makes
+    it (each object to ``to_primitive(obj.jsonify())``, then the standard
+    encoder), with the values a resource holds converted without
+    ``to_primitive``'s walk over every key and value."""
+    primitive = []
+    for reference in references:
+        jsonify = getattr(reference, "jsonify", None)
+        if jsonify is None:
+            return pecan.jsonify.encode(references).encode()
+        primitive.append({key if type(key) is str else
+                          gnocchi_json.to_primitive(key):
+                          _primitive_value(value)
+                          for key, value in jsonify().items()})
+    return json.dumps(primitive).encode()
 
 
 def _answer(body):

@@ -100,7 +100,7 @@ class LegacyAggregationRoutes:
                                    auth_helper=self.hook.auth_helper):
             if body:
                 attribute_filter = api.validate(
-                    api.ResourceSearchSchema, gnocchi_json.loads(body))
+                    resource_search.search_schema, gnocchi_json.loads(body))
             elif search:
                 attribute_filter = resource_search.search_string(search)
             else:
