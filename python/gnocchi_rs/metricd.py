@@ -330,7 +330,7 @@ class ProcessingWorker(LeanCapableService,
             lambda sack: self.processor.process(
                 sack, before_reading=self._take_notification),
             chef.SackAlreadyLocked)
-        self.passes.publish_statistics(self.store.statistics)
+        self.passes.after_pass(self.store.statistics)
 
 
 class ReportingWorker(LeanCapableService,

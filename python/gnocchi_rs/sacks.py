@@ -16,6 +16,7 @@ import tooz
 from tooz import coordination
 
 from gnocchi_rs import hashring
+from gnocchi_rs import pass_summary
 
 LOG = logging.getLogger("gnocchi.rs.metricd")
 
@@ -206,6 +207,8 @@ class SackPasses:
         self.notified = set()
         self._last_full_scan = None
         self._statistics_supported = True
+        self._pass = (0, 0)
+        self.summary = pass_summary.PassSummary()
 
     def join(self):
         delay = 1
@@ -271,6 +274,16 @@ class SackPasses:
         LOG.debug("%d metrics processed from %d sacks", metrics, processed)
         if sacks is owned:
             self._last_full_scan = now
+        self._pass = (metrics, processed)
+
+    def after_pass(self, statistics):
+        """The pass's statistics (the worker's, since it started)
+        published, and counted into its summary."""
+        self.publish_statistics(statistics)
+        metrics, processed = self._pass
+        self._pass = (0, 0)
+        self.summary.add(metrics, processed,
+                         statistics.get("processed measures", 0))
 
     def publish_statistics(self, statistics):
         """Where the coordination backend keeps capabilities (not the file

@@ -1,6 +1,7 @@
 """``gnocchi-rs api``: the Gnocchi API under gunicorn."""
 
 from gnocchi import utils
+from gunicorn import glogging
 from gunicorn.app import base as gunicorn_base
 
 from gnocchi_rs.cli import bind_address
@@ -11,6 +12,22 @@ from gnocchi_rs.cli import wsgi
 # (60 s) for metricd, so that servers finish their own shutdown before
 # `serve` kills.
 API_GRACEFUL_TIMEOUT = 30
+
+
+class SharedLogger(glogging.Logger):
+    """Gunicorn's logger, its lines to stderr through the handlers
+    gnocchi's ``prepare_service`` set up (one format for every line the
+    service writes, and `[DEFAULT] log_file` or syslog when configured),
+    instead of a handler and a format of its own. A gunicorn ``errorlog``
+    file named in the settings keeps gunicorn's own handler."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        if cfg.errorlog == "-" and not cfg.syslog:
+            for handler in list(self.error_log.handlers):
+                if getattr(handler, "_gunicorn", False):
+                    self.error_log.removeHandler(handler)
+            self.error_log.propagate = True
 
 
 class GunicornServer(gunicorn_base.BaseApplication):
@@ -40,6 +57,7 @@ def run(args):
         "worker_class": "gthread",
         "threads": args.threads,
         "proc_name": "gnocchi-rs-api",
+        "logger_class": SharedLogger,
         # Aggregation requests can be long; gthread workers heartbeat from
         # their main thread, so this bounds a stuck worker, not a request.
         "timeout": 60,

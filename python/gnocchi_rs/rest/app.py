@@ -23,6 +23,9 @@ from gnocchi.rest import app as upstream_app
 from gnocchi_rs import rest
 from gnocchi_rs.rest import policy
 from gnocchi_rs.rest import seam
+from gnocchi_rs.rest import setup_log
+
+setup_log.install()
 
 PASTE_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                             "api-paste.ini")

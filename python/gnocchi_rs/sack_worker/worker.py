@@ -182,7 +182,7 @@ class LeanWorker:
             lambda sack: self.processor.process(
                 sack, before_reading=self._take_notification),
             SackAlreadyLocked)
-        self.passes.publish_statistics(dict(self.processor.statistics))
+        self.passes.after_pass(dict(self.processor.statistics))
 
     def stop(self):
         self._shutdown.set()
