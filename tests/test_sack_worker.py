@@ -49,7 +49,16 @@ def _policy_items(*pairs):
 
 
 def _policies():
-    found = list(archive_policy.DEFAULT_ARCHIVE_POLICIES.values())
+    # Upstream's defaults take the methods of `[archive_policy]
+    # default_aggregation_methods`, which prepare_service sets: built here
+    # with them, whatever ran before this module was collected.
+    from gnocchi import opts
+    methods = next(o.default for group, options in opts.list_opts()
+                   if group == "archive_policy" for o in options
+                   if o.name == "default_aggregation_methods")
+    found = [archive_policy.ArchivePolicy(p.name, p.back_window,
+                                          p.definition, methods)
+             for p in archive_policy.DEFAULT_ARCHIVE_POLICIES.values()]
     found += driver_harness.policies()
     found.append(archive_policy.ArchivePolicy(
         "rates", 2, _policy_items((1, 100), (7, 33)),
