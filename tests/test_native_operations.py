@@ -51,3 +51,31 @@ def test_words_and_nesting_read_natively():
 @given(st.text(alphabet="()  \t\n\rab1-.\u00a0\x0b\u00e9'\"", max_size=40))
 def test_generated_strings(text):
     _check(text)
+
+
+def test_checked_trees_are_kept_apart_from_their_answers():
+    """The operations schema's answers, kept per tree: the same answer as
+    upstream's schema, a copy each time, refusals raised every time."""
+    import voluptuous
+    from gnocchi.rest.aggregates import api as aggregates_api
+
+    from gnocchi_rs.rest import resource_search
+
+    upstream = voluptuous.Schema(voluptuous.Any(
+        *aggregates_api.OperationsSchemaBase), required=True)
+    tree = ["aggregate", "mean", ["metric", ["m1", "mean"], ["m2", "max"]]]
+    first = resource_search._operations(tree)
+    assert first == upstream(tree)
+    first[2].append("changed")
+    assert resource_search._operations(tree) == upstream(tree)
+    # 1 and 1.0, True and 1 are different trees.
+    rolling = ["rolling", "mean", 2, ["metric", "m1", "mean"]]
+    assert resource_search._operations(rolling) == upstream(rolling)
+    for bad in (["aggregate", "nope", ["metric", "m1", "mean"]],
+                ["rolling", "mean", 0, ["metric", "m1", "mean"]]):
+        for _ in range(2):
+            with pytest.raises(voluptuous.Invalid) as ours:
+                resource_search._operations(bad)
+            with pytest.raises(voluptuous.Invalid) as theirs:
+                upstream(bad)
+            assert str(ours.value) == str(theirs.value)

@@ -9,6 +9,7 @@ import copy
 import fnmatch
 import functools
 import itertools
+import json
 
 import pecan
 import voluptuous
@@ -73,10 +74,28 @@ _OPERATIONS_LISTS = voluptuous.Schema(
 
 def _operations(value):
     """``OperationsSchema``, its schema compiled once (upstream compiles
-    it at every call) for operations already lists."""
+    it at every call) for operations already lists, and its answer kept
+    for the trees it accepted: the schema reads nothing but the tree, and
+    clients send the same trees again (an alarm at every evaluation, a
+    dashboard at every refresh). Refusals are not kept: the schema runs
+    again and raises its own error."""
     if isinstance(value, str):
         return aggregates_api.OperationsSchema(value)
-    return _OPERATIONS_LISTS(value)
+    try:
+        key = json.dumps(value)
+    except (TypeError, ValueError):
+        return _OPERATIONS_LISTS(value)
+    checked = _checked_operations.get(key)
+    if checked is None:
+        checked = _OPERATIONS_LISTS(value)
+        if len(_checked_operations) >= 1024:
+            _checked_operations.clear()
+        _checked_operations[key] = checked
+    # The evaluation's own copy: nothing it does reaches the kept one.
+    return copy.deepcopy(checked)
+
+
+_checked_operations = {}
 
 
 # Upstream's ``AggregatesController.FetchSchema``, but for those three.
