@@ -201,3 +201,12 @@ def test_the_native_path_served_the_valid_reads(apps, caplog):
                 or "handed over" in r.getMessage()]
     _both(apps, _path(BUSY, "?aggregation=nope"))
     assert [r for r in caplog.records if "declined" in r.getMessage()]
+
+
+def test_unread_parameters_answer_as_upstream(apps):
+    """Names Pecan treats apart (the controller's ``self``, its method
+    override ``_method``) next to those the controller never reads."""
+    for query in ("?self=1", "?_method=delete", "?kwargs=1&param=2",
+                  "?granularity=60&self=x&end=2017-01-01T01:00:00",
+                  "?metric_id=1&aggregation=max"):
+        _both(apps, _path(BUSY, query))
