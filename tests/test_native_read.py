@@ -210,3 +210,12 @@ def test_unread_parameters_answer_as_upstream(apps):
                   "?granularity=60&self=x&end=2017-01-01T01:00:00",
                   "?metric_id=1&aggregation=max"):
         _both(apps, _path(BUSY, query))
+
+
+def test_queries_split_and_decoded_as_webob_does(apps):
+    """``;`` separates parameters as ``&`` does for Pecan (WebOb), and raw
+    bytes are UTF-8: the names and values upstream's controller sees."""
+    for query in ("?x=1;_method=delete", "?end=1;aggregation=max"
+                  "&granularity=3600", "?granularity=60;start=2017-01-01"
+                  "T00:30:00", "?aggregation=m\u00e9an"):
+        _both(apps, _path(BUSY, query))

@@ -47,9 +47,19 @@ def search_schema(search):
 _schemas = {}
 
 
+# Longest operations tree (as JSON) or search string whose check is kept.
+_LARGEST_KEPT = 8192
+
+
 @functools.lru_cache(maxsize=256)
-def _parsed(query):
+def _parsed_kept(query):
     return api.QueryStringSearchAttrFilter._parse(query)
+
+
+def _parsed(query):
+    if len(query) > _LARGEST_KEPT:
+        return api.QueryStringSearchAttrFilter._parse(query)
+    return _parsed_kept(query)
 
 
 def search_string(query):
@@ -84,6 +94,9 @@ def _operations(value):
     try:
         key = json.dumps(value)
     except (TypeError, ValueError):
+        return _OPERATIONS_LISTS(value)
+    if len(key) > _LARGEST_KEPT:
+        # Bodies may be large: the cache holds small trees only.
         return _OPERATIONS_LISTS(value)
     checked = _checked_operations.get(key)
     if checked is None:

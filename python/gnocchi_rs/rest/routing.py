@@ -2,11 +2,11 @@
 client takes upstream's JSON answer, reading a query and a JSON body."""
 import contextlib
 import io
-import urllib.parse
 
 import pecan.core
 import webob
 import webob.acceptparse
+from webob import compat as webob_compat
 
 
 class Declined(Exception):
@@ -55,10 +55,12 @@ def query(environ, parameters, repeatable=frozenset(), extra_ignored=False):
     ``extra_ignored``: the controller takes ``**kwargs`` and never reads
     the others (Grafana sends ``end`` with ``stop``), so they are left
     out, given once or more; except Pecan's own ``_method``."""
+    # Split and decoded as Pecan's WebOb does (``;`` separates pairs as
+    # ``&`` does; raw bytes are UTF-8), or names would differ from the
+    # ones upstream's controller sees.
     try:
-        pairs = urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""),
-                                       keep_blank_values=True,
-                                       errors="strict")
+        pairs = list(webob_compat.parse_qsl_text(
+            environ.get("QUERY_STRING", "")))
     except (UnicodeError, ValueError):
         raise Declined("query string")
     lists = {}
