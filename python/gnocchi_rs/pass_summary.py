@@ -24,15 +24,13 @@ class PassSummary:
         self.clock = clock
         self.log = log
         self._since = clock()
-        self._measures_before = None
+        self._measures_before = 0
         self._metrics = self._measures = self._sacks = 0
 
     def add(self, metrics, sacks, measures_so_far):
         """A pass processed ``metrics`` metrics from ``sacks`` sacks;
         ``measures_so_far``: the worker's count of processed measures
         since it started (its statistics' "processed measures")."""
-        if self._measures_before is None:
-            self._measures_before = 0
         self._metrics += metrics
         self._sacks += sacks
         self._measures = measures_so_far - self._measures_before

@@ -35,16 +35,14 @@ def search_schema(search):
     compiled schema is kept per user. Nested ``and``/``or`` terms go
     through upstream's function, as they do upstream."""
     request = pecan.request
-    user = request.auth_helper.get_current_user(request)
-    schema = _schemas.get(user)
-    if schema is None:
-        if len(_schemas) >= 256:
-            _schemas.clear()
-        schema = _schemas[user] = api._ResourceSearchSchema()
-    return schema(search)
+    return _compiled_search_schema(
+        request.auth_helper.get_current_user(request))(search)
 
 
-_schemas = {}
+@functools.lru_cache(maxsize=256)
+def _compiled_search_schema(user):
+    # Upstream's builder reads the same user from pecan.request.
+    return api._ResourceSearchSchema()
 
 
 # Longest operations tree (as JSON) or search string whose check is kept.
@@ -98,17 +96,14 @@ def _operations(value):
     if len(key) > _LARGEST_KEPT:
         # Bodies may be large: the cache holds small trees only.
         return _OPERATIONS_LISTS(value)
-    checked = _checked_operations.get(key)
-    if checked is None:
-        checked = _OPERATIONS_LISTS(value)
-        if len(_checked_operations) >= 1024:
-            _checked_operations.clear()
-        _checked_operations[key] = checked
     # The evaluation's own copy: nothing it does reaches the kept one.
-    return copy.deepcopy(checked)
+    return copy.deepcopy(_checked_operations(key))
 
 
-_checked_operations = {}
+@functools.lru_cache(maxsize=1024)
+def _checked_operations(tree_json):
+    # A refusal raises and is not kept.
+    return _OPERATIONS_LISTS(json.loads(tree_json))
 
 
 # Upstream's ``AggregatesController.FetchSchema``, but for those three.
