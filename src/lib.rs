@@ -12,6 +12,7 @@ pub mod error;
 pub mod incoming;
 pub mod pipeline;
 pub mod rados;
+pub mod schedule;
 pub mod redis_client;
 pub mod storage;
 pub mod task_size;

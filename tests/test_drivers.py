@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 import uuid
 
 import numpy
@@ -173,6 +174,12 @@ def test_incoming_written_by_one_read_by_the_other(backend, workload):
     assert all(rs_in.has_unprocessed(i) for i in ids)
     up_report = up_in.measures_report(details=True)
     rs_report = rs_in.measures_report(details=True)
+    # Ours adds the backlog's age to upstream's summary.
+    age = rs_report["summary"].pop("oldest_measure_age")
+    if backend.kind == "redis":
+        assert age is None
+    else:
+        assert 0 <= age < 120
     assert rs_report == up_report
     assert rs_report["summary"]["measures"] == 2 * len(metrics)
 
@@ -196,6 +203,38 @@ def test_incoming_written_by_one_read_by_the_other(backend, workload):
         assert {k: canonical(v) for k, v in rs_seen.items()} == pass_through
     assert not any(rs_in.has_unprocessed(i) for i in ids)
     assert rs_in.measures_report()["summary"]["measures"] == 0
+
+
+def test_backlog_per_sack_as_written(backend, workload):
+    """The sacks' backlog (what passes and /v1/status read): blobs per
+    sack as upstream's writer left them, and their arrival time where the
+    names keep it (file, Ceph)."""
+    metrics, batches = workload
+    conf = backend.fresh()
+    _, up_in = backend.drivers(conf, "upstream")
+    _, rs_in = backend.drivers(conf, "rs")
+    before = int(time.time())
+    up_in.add_measures_batch(batches[0])
+    rs_in.add_measures_batch(batches[1])
+    after = int(time.time())
+    sacks = list(rs_in.iter_sacks())
+    expected = [0] * len(sacks)
+    for metric in metrics:
+        expected[rs_in.sack_for_metric(metric.id).number] += 2
+    backlog = rs_in.sack_backlog(str(s) for s in sacks)
+    assert [blobs for blobs, _ in backlog] == expected
+    for blobs, oldest in backlog:
+        if backend.kind == "redis" or not blobs:
+            assert oldest is None
+        else:
+            # Names keep whole UTC seconds.
+            assert before - 1 <= oldest <= after
+    for sack in sacks:
+        with rs_in.process_measures_for_sack(sack):
+            pass
+    assert rs_in.sack_backlog(str(s) for s in sacks) == \
+        [(0, None)] * len(sacks)
+    assert rs_in.measures_report()["summary"]["oldest_measure_age"] is None
 
 
 def test_failed_block_keeps_measures(backend, workload):

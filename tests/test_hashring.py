@@ -39,6 +39,18 @@ def _tooz_ring(members, partitions):
     return ring
 
 
+def _aliases_apart(members):
+    """bytes and str names hash alike: one of each pair, so that both rings
+    hold the same distinct nodes."""
+    seen, distinct = set(), {}
+    for member, weight in members.items():
+        key = member.encode() if isinstance(member, str) else member
+        if key not in seen:
+            seen.add(key)
+            distinct[member] = weight
+    return distinct
+
+
 @settings(max_examples=150, deadline=None)
 @given(members=st.dictionaries(
            st.one_of(st.binary(min_size=1, max_size=40),
@@ -50,22 +62,75 @@ def _tooz_ring(members, partitions):
        ignored=st.integers(0, 2))
 def test_same_members_as_tooz_hashring(members, partitions, total, replicas,
                                        ignored):
-    # bytes and str names hash alike; keep one of each pair so that both
-    # rings hold the same number of distinct nodes.
-    seen, distinct = set(), {}
-    for member, weight in members.items():
-        key = member.encode() if isinstance(member, str) else member
-        if key not in seen:
-            seen.add(key)
-            distinct[member] = weight
+    distinct = _aliases_apart(members)
     theirs = _tooz_ring(distinct, partitions)
-    ours = hashring.HashRing(distinct, partitions)
+    ours = hashring.HashRing([], partitions)
+    for member, weight in distinct.items():
+        ours.add_node(member, weight)
     ignore = list(distinct)[:ignored]
     for sack in _sacks(total):
         name = str(sack).encode()
-        assert (ours.members_for(name, replicas, ignore)
+        assert (ours.get_nodes(name, ignore, replicas)
                 == theirs.get_nodes(name, ignore, replicas))
         COMPARED["cases"] += 1
+    assert len(ours) == len(theirs)
+    assert ours.nodes == theirs.nodes
+
+
+operations = st.lists(st.one_of(
+    st.tuples(st.just("add"), st.integers(0, 5), st.integers(1, 4)),
+    st.tuples(st.just("add_many"), st.lists(st.integers(0, 5), max_size=3),
+              st.integers(1, 2)),
+    st.tuples(st.just("remove"), st.integers(0, 6), st.just(None))),
+    min_size=1, max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops=operations,
+       names=st.lists(member_names, min_size=7, max_size=7, unique=True),
+       partitions=st.integers(1, 24),
+       keys=st.lists(st.binary(max_size=30), min_size=1, max_size=40),
+       replicas=st.integers(0, 5),
+       ignored=st.integers(0, 3))
+def test_same_answers_as_tooz_after_any_sequence_of_changes(
+        ops, names, partitions, keys, replicas, ignored):
+    names = list(_aliases_apart({n: 1 for n in names}))
+    theirs = tooz_hashring.HashRing(names[:2], partitions=partitions)
+    ours = hashring.HashRing(names[:2], partitions=partitions)
+    for op, which, weight in ops:
+        if op == "add":
+            theirs.add_node(names[which % len(names)], weight)
+            ours.add_node(names[which % len(names)], weight)
+        elif op == "add_many":
+            chosen = [names[i % len(names)] for i in which]
+            theirs.add_nodes(chosen, weight)
+            ours.add_nodes(chosen, weight)
+        else:
+            node = names[which % len(names)]
+            with pytest.raises(tooz_hashring.UnknownNode) if \
+                    node not in theirs.nodes else _nothing():
+                theirs.remove_node(node)
+            with pytest.raises(tooz_hashring.UnknownNode) if \
+                    node not in ours.nodes else _nothing():
+                ours.remove_node(node)
+    assert ours.nodes == theirs.nodes
+    assert len(ours) == len(theirs)
+    if not theirs.nodes or not len(theirs):
+        return
+    ignore = names[:ignored]
+    for key in keys:
+        assert ours.get_nodes(key, ignore, replicas) == \
+            theirs.get_nodes(key, ignore, replicas)
+        assert ours[key] == theirs[key]
+        COMPARED["cases"] += 1
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
 
 
 class _Members:
@@ -113,8 +178,9 @@ def test_same_sacks_as_gnocchi_metricd_partitioner(names, weights, total,
     capabilities = {
         name: ({"weight": weight} if weight else {"processed measures": 3})
         for name, weight in zip(names, weights)}
-    ours = hashring.HashRing(
-        {name: capabilities[name].get("weight", 1) for name in names})
+    ours = hashring.HashRing([], partitions=hashring.GNOCCHI_PARTITIONS)
+    for name in names:
+        ours.add_node(name, capabilities[name].get("weight", 1))
     sacks = _sacks(total)
     for member in names:
         partitioner = tooz_partitioner.Partitioner(
@@ -129,7 +195,7 @@ def test_same_sacks_as_gnocchi_metricd_partitioner(names, weights, total,
 def test_every_sack_has_exactly_replicas_owners():
     members = [("host.%d.%s" % (i, uuid.UUID(int=i))).encode()
                for i in range(5)]
-    ring = hashring.HashRing(members)
+    ring = hashring.HashRing(members, partitions=hashring.GNOCCHI_PARTITIONS)
     sacks = _sacks(128)
     for replicas in (1, 3, 9):
         owners = [0] * len(sacks)
@@ -143,12 +209,41 @@ def test_every_sack_has_exactly_replicas_owners():
 
 
 def test_weightless_member_is_never_chosen_and_does_not_hang():
-    ring = hashring.HashRing({b"a": 1, b"b": 0}, partitions=4)
-    assert ring.members_for(b"incoming8-1", replicas=2) == {b"a"}
+    ring = hashring.HashRing([b"a"], partitions=4)
+    ring.add_node(b"b", 0)
+    # tooz's own ring walks forever here.
+    assert ring.get_nodes(b"incoming8-1", replicas=2) == {b"a"}
 
 
 def test_empty_ring_owns_nothing():
-    assert hashring.HashRing({}).members_for(b"x") == set()
+    assert hashring.HashRing([]).get_nodes(b"x") == set()
+    assert hashring.HashRing([]).owned_by(b"a", _sacks(4)) == []
+
+
+def test_tooz_defaults_and_refusals():
+    ring = hashring.HashRing(["a", "b"])
+    assert len(ring) == 2 * tooz_hashring.HashRing.DEFAULT_PARTITION_NUMBER
+    assert ring.get_nodes(b"x") == tooz_hashring.HashRing(
+        ["a", "b"]).get_nodes(b"x")
+    with pytest.raises(tooz_hashring.UnknownNode):
+        ring.remove_node("c")
+    with pytest.raises(ValueError):
+        hashring.HashRing([], hash_function="sha256")
+    with pytest.raises(TypeError):
+        ring.add_node(12)
+    with pytest.raises(TypeError):
+        ring.add_node("c", 1.5)
+    # More points than any deployment needs are refused, not hung on.
+    with pytest.raises(ValueError):
+        ring.add_node("c", 10 ** 9)
+    assert "c" not in ring.nodes
+
+
+def test_hashing_is_native():
+    """No md5 left in Python: the ring's module does not import hashlib."""
+    import inspect
+    source = inspect.getsource(hashring)
+    assert "hashlib" not in source and "bisect" not in source
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -73,7 +73,7 @@ def test_passes_feed_the_summary(caplog):
         partitioned = False
 
         def sacks(self):
-            return ["s0", "s1", "s2"]
+            return sacks.Sack.all(3)
 
     import threading
     passes = sacks.SackPasses(None, Assignment(), 60.0, threading.Event())
@@ -84,3 +84,37 @@ def test_passes_feed_the_summary(caplog):
     assert _lines(caplog) == [
         "Processed 42 measures of 15 metrics from 3 sacks in the last 61s: "
         "0.7 measures/s, 0.2 metrics/s"]
+
+
+def test_passes_follow_the_native_plan():
+    """Notified sacks only between full scans; with a backlog, the oldest
+    first and empty ones skipped."""
+    import threading
+    from gnocchi_rs import sacks
+
+    owned = sacks.Sack.all(4)
+
+    class Assignment:
+        partitioned = False
+
+        def sacks(self):
+            return owned
+
+    passes = sacks.SackPasses(None, Assignment(), 3600.0, threading.Event())
+    visited = []
+
+    def process(sack):
+        visited.append(sack.number)
+        return 1
+
+    passes.run(process, RuntimeError)
+    assert sorted(visited) == [0, 1, 2, 3]
+    visited.clear()
+    passes.notified.update({owned[2], sacks.Sack(9, 16)})
+    passes.run(process, RuntimeError)
+    assert visited == [2]
+    visited.clear()
+    passes.notified.clear()
+    backlog = [(0, 0, None), (1, 4, 2000.0), (2, 0, None), (3, 1, 1000.0)]
+    passes.run(process, RuntimeError, backlog=lambda sacks_: backlog)
+    assert visited == [3, 1]

@@ -1,85 +1,116 @@
-"""Sack ownership on the consistent hash ring of tooz's partitioner.
+"""tooz's consistent hash ring, native: ``tooz.hashring.HashRing``'s
+constructor, methods and answers, with the hashing and the walk in Rust
+(``gnocchi_rs._native.HashRing``, ``src/schedule/ring.rs``).
 
 Upstream's metricd workers split the sacks between the members of a tooz
-group with ``tooz.partitioner.Partitioner``. For ``gnocchi-rs metricd`` to
-run next to them on the same data, it must give every sack to exactly the
-members tooz would, so this ring places members and objects as tooz's
-``HashRing`` does:
+group with ``tooz.partitioner.Partitioner`` over this ring (200
+partitions per member of weight 1). For ``gnocchi-rs metricd`` to run next
+to them on the same data, it must give every sack to exactly the members
+tooz would; code and tests written for tooz's ring can use this one.
 
-* a member of weight ``w`` gets ``partitions * w`` points; point ``r``
-  (from 0) is the md5 of the member's name repeated ``r + 2`` times, read
-  as a big-endian integer;
-* an object (a sack: its name, as tooz hashes objects without
-  ``__tooz_hash__``) belongs to the member of the first point strictly
-  after the md5 of its name, wrapping around, and with ``replicas > 1`` to
-  the next distinct members walking on from there.
-
-The membership is read from the coordinator on every refresh instead of
-being followed through tooz's join/leave watchers.
+Where tooz would loop forever (more replicas asked than members with
+points: a member of weight 0), this ring answers with the members it
+found.
 """
 from __future__ import annotations
 
-import bisect
-import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+
+from tooz.hashring import UnknownNode
+
+from gnocchi_rs import _native
 
 # What gnocchi's metricd passes to ``join_partitioned_group``.
 GNOCCHI_PARTITIONS = 200
 
 
 def as_bytes(name):
-    """How tooz turns a member name into bytes (str: UTF-8)."""
-    return name.encode("utf-8") if isinstance(name, str) else bytes(name)
+    """How tooz turns a member name into bytes: str as UTF-8."""
+    if isinstance(name, str):
+        return name.encode("utf-8")
+    if isinstance(name, (bytes, bytearray, memoryview)):
+        return bytes(name)
+    raise TypeError("a hash ring key is str or bytes, not %s"
+                    % type(name).__name__)
 
 
-def _md5_int(data):
-    return int.from_bytes(hashlib.md5(data, usedforsecurity=False).digest(),
-                          "big")
+def object_key(obj):
+    """How tooz's partitioner hashes an object: ``__tooz_hash__()`` when
+    it has one, else its ``str()`` in UTF-8."""
+    if hasattr(obj, "__tooz_hash__"):
+        return as_bytes(obj.__tooz_hash__())
+    return str(obj).encode("utf-8")
 
 
 class HashRing:
-    """Members (bytes or str) mapped to weights on an md5 ring."""
+    """Map objects onto nodes based on their consistent hash."""
 
-    def __init__(self, members: Mapping | Iterable,
-                 partitions: int = GNOCCHI_PARTITIONS):
-        if not isinstance(members, Mapping):
-            members = {member: 1 for member in members}
-        self.weights = dict(members)
-        owner_at = {}
-        for member, weight in self.weights.items():
-            name = as_bytes(member)
-            running = hashlib.md5(name, usedforsecurity=False)
-            for _ in range(partitions * weight):
-                running.update(name)
-                owner_at[int.from_bytes(running.digest(), "big")] = member
-        self._points = sorted(owner_at)
-        self._owners = [owner_at[point] for point in self._points]
-        # A member of weight 0 has no point: it can never be chosen, and
-        # counting it would make the replica walk below go round forever
-        # (as tooz's does).
-        self._placed = set(self._owners)
+    DEFAULT_PARTITION_NUMBER = 2 ** 5
+    DEFAULT_HASH_FUNCTION = "md5"
 
-    def members_for(self, data: bytes | str, replicas: int = 1,
-                    ignore: Iterable = ()) -> set:
-        """The members ``data`` belongs to: up to ``replicas`` of them."""
-        ignore = set(ignore)
-        wanted = min(replicas, len(self._placed - ignore))
-        chosen: set = set()
-        if not wanted:
-            return chosen
-        position = bisect.bisect_right(self._points, _md5_int(as_bytes(data)))
-        count = len(self._points)
-        while len(chosen) < wanted:
-            owner = self._owners[position % count]
-            if owner not in ignore:
-                chosen.add(owner)
-            position += 1
-        return chosen
+    def __init__(self, nodes: Iterable = (),
+                 partitions: int = DEFAULT_PARTITION_NUMBER,
+                 hash_function: str = DEFAULT_HASH_FUNCTION):
+        if hash_function != "md5":
+            raise ValueError("Hash function %s is not supported by the "
+                             "native ring, which hashes with md5 (tooz's "
+                             "default)" % hash_function)
+        self.nodes: dict = {}
+        # Every node ever added keeps its id: points a removal leaves
+        # behind (tooz's, after a weight was lowered) still name it.
+        self._ids: dict = {}
+        self._by_id: list = []
+        self._ring = _native.HashRing(partitions)
+        self.add_nodes(set(nodes))
 
-    def owned_by(self, member, objects: Iterable, replicas: int = 1) -> list:
-        """The objects (sacks) among ``objects`` that ``member`` owns."""
-        return [obj for obj in objects
-                if member in self.members_for(str(obj), replicas)]
+    def _id(self, node):
+        known = self._ids.get(node)
+        if known is None:
+            known = self._ids[node] = len(self._by_id)
+            self._by_id.append(node)
+        return known
+
+    def add_node(self, node, weight: int = 1) -> None:
+        """Add a node; a weight of ``w`` gives it ``w`` times the objects
+        of a node of weight 1."""
+        self.add_nodes((node,), weight)
+
+    def add_nodes(self, nodes: Iterable, weight: int = 1) -> None:
+        for node in nodes:
+            self._ring.add(self._id(node), as_bytes(node), weight)
+            self.nodes[node] = weight
+
+    def remove_node(self, node) -> None:
+        """Raises tooz's ``UnknownNode`` for a node not on the ring."""
+        if node not in self.nodes:
+            raise UnknownNode(node)
+        self._ring.remove(self._ids[node])
+        del self.nodes[node]
+
+    def get_nodes(self, data, ignore_nodes: Iterable | None = None,
+                  replicas: int = 1) -> set:
+        """The set of nodes ``data`` (bytes) maps onto."""
+        ignored = [self._ids[n] for n in set(ignore_nodes or ())
+                   if n in self._ids]
+        return {self._by_id[i] for i in self._ring.members_for(
+            as_bytes(data), ignored, replicas)}
+
+    def owned_by(self, node, objects: Iterable, replicas: int = 1) -> list:
+        """The objects ``node`` owns among ``objects`` (hashed as tooz's
+        partitioner hashes them), in one native call."""
+        objects = list(objects)
+        member = self._ids.get(node)
+        if member is None:
+            return []
+        return [objects[i] for i in self._ring.owned_by(
+            member, [object_key(o) for o in objects], replicas)]
+
+    def __getitem__(self, key):
+        return self.get_nodes(key)
+
+    def __len__(self) -> int:
+        return len(self._ring)
 
 
-__all__ = ["GNOCCHI_PARTITIONS", "HashRing", "as_bytes"]
+__all__ = ["GNOCCHI_PARTITIONS", "HashRing", "UnknownNode", "as_bytes",
+           "object_key"]

@@ -296,6 +296,11 @@ class ProcessingWorker(LeanCapableService,
         self.passes = sack_sharing.SackPasses(
             self.coord, self.assignment,
             self.conf.metricd.metric_processing_delay, self.stop_asked)
+        # Drivers that notify nothing (rs-file) say what waits instead.
+        self._backlog = (
+            sack_sharing.backlog_reader(self.incoming.sack_backlog)
+            if getattr(self.incoming, "backlog_before_passes", False)
+            else None)
         self.passes.join()
         if self.conf.metricd.greedy:
             listener = threading.Thread(target=self._listen_for_new_measures,
@@ -329,7 +334,7 @@ class ProcessingWorker(LeanCapableService,
         self.passes.run(
             lambda sack: self.processor.process(
                 sack, before_reading=self._take_notification),
-            chef.SackAlreadyLocked)
+            chef.SackAlreadyLocked, self._backlog)
         self.passes.after_pass(self.store.statistics)
 
 

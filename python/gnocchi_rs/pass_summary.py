@@ -26,6 +26,8 @@ class PassSummary:
         self._since = clock()
         self._measures_before = 0
         self._metrics = self._measures = self._sacks = 0
+        # (measures/s, metrics/s) over the last whole period; None before.
+        self.rates = None
 
     def add(self, metrics, sacks, measures_so_far):
         """A pass processed ``metrics`` metrics from ``sacks`` sacks;
@@ -38,6 +40,7 @@ class PassSummary:
         elapsed = now - self._since
         if elapsed < self.period:
             return
+        self.rates = (self._measures / elapsed, self._metrics / elapsed)
         if self._metrics:
             self.log.info(
                 "Processed %d measures of %d metrics from %d sacks in the "

@@ -15,10 +15,16 @@ import time
 import tooz
 from tooz import coordination
 
+from gnocchi_rs import _native
 from gnocchi_rs import hashring
 from gnocchi_rs import pass_summary
 
 LOG = logging.getLogger("gnocchi.rs.metricd")
+
+# The rates a worker publishes next to upstream's statistics, over its
+# last summary period.
+MEASURES_RATE = "measures per second"
+METRICS_RATE = "metrics per second"
 
 # Upstream's ``MetricProcessor.GROUP_ID``.
 GROUP_ID = b"gnocchi-processing"
@@ -169,9 +175,10 @@ class SackAssignment:
             self._weights[member] = self._weight_of(member)
         for member in set(self._weights) - members:
             del self._weights[member]
-        ring = hashring.HashRing(
-            {m: self._weights[m] for m in members},
-            partitions=hashring.GNOCCHI_PARTITIONS)
+        # As tooz's partitioner builds it: members added as they join.
+        ring = hashring.HashRing([], partitions=hashring.GNOCCHI_PARTITIONS)
+        for member in members:
+            ring.add_node(member, self._weights[member])
         self._owned = ring.owned_by(self.member_id, self.all_sacks,
                                     self.replicas)
         self._members = members
@@ -191,6 +198,23 @@ class SackAssignment:
         return 1
 
 
+def backlog_reader(read_backlog):
+    """A ``backlog`` for ``SackPasses.run`` from a driver's native
+    ``backlog(sack names)``: one walk of the owned sacks before a pass. A
+    failure to read it is no reason to skip the pass: every sack is then
+    visited, as without a backlog."""
+    def backlog(owned):
+        try:
+            found = read_backlog([str(sack) for sack in owned])
+        except Exception as e:
+            LOG.warning("Unable to read the backlog of the sacks, visiting "
+                        "each: %s", e)
+            return []
+        return [(sack.number, blobs, oldest)
+                for sack, (blobs, oldest) in zip(owned, found)]
+    return backlog
+
+
 class SackPasses:
     """The scheduling both processing workers share (gnocchi_rs.metricd's
     in-process one, gnocchi_rs.sack_worker's lean one): joining the group,
@@ -205,7 +229,7 @@ class SackPasses:
         self.interval = interval
         self.shutdown = shutdown
         self.notified = set()
-        self._last_full_scan = None
+        self._planner = _native.PassPlanner(interval)
         self._statistics_supported = True
         self._pass = (0, 0)
         self.summary = pass_summary.PassSummary()
@@ -248,20 +272,26 @@ class SackPasses:
             self.shutdown.wait(delay)
             delay = min(delay * 2, 30)
 
-    def run(self, process, already_locked):
-        """One pass: ``process(sack)`` returns a number of metrics and
-        raises ``already_locked`` for a sack another worker holds."""
+    def run(self, process, already_locked, backlog=None):
+        """One pass, planned natively (``_native.PassPlanner``):
+        ``process(sack)`` returns a number of metrics and raises
+        ``already_locked`` for a sack another worker holds; ``backlog``,
+        where the driver can tell, gives ``(sack number, blobs, oldest
+        unix time or None)`` of the owned sacks so that the oldest go
+        first and empty ones are skipped between full scans."""
         owned = self.assignment.sacks()
-        now = time.monotonic()
-        full_scan = (self._last_full_scan is None
-                     or now - self._last_full_scan >= self.interval)
-        sacks = owned if full_scan else (list(self.notified) or owned)
+        by_number = {sack.number: sack for sack in owned}
+        known = backlog(owned) if backlog is not None else []
+        numbers, _ = self._planner.plan(
+            time.monotonic(), list(by_number),
+            # list() in one step: the listening thread adds meanwhile.
+            [sack.number for sack in list(self.notified)], known,
+            random.getrandbits(64))
         metrics = processed = 0
-        # Workers sharing sacks (processing_replicas) meet on fewer locks
-        # when they do not walk them in the same order.
-        for sack in random.sample(sacks, len(sacks)):
+        for number in numbers:
             if self.shutdown.is_set():
                 break
+            sack = by_number[number]
             try:
                 metrics += process(sack)
             except already_locked:
@@ -272,18 +302,22 @@ class SackPasses:
                 continue
             processed += 1
         LOG.debug("%d metrics processed from %d sacks", metrics, processed)
-        if sacks is owned:
-            self._last_full_scan = now
         self._pass = (metrics, processed)
 
     def after_pass(self, statistics):
-        """The pass's statistics (the worker's, since it started)
-        published, and counted into its summary."""
-        self.publish_statistics(statistics)
+        """The pass's statistics (the worker's, since it started) counted
+        into its summary, and published with the summary's rates, which
+        /v1/status sums into the processing rate and the drain estimate."""
         metrics, processed = self._pass
         self._pass = (0, 0)
         self.summary.add(metrics, processed,
                          statistics.get("processed measures", 0))
+        published = dict(statistics)
+        if self.summary.rates is not None:
+            measures_rate, metrics_rate = self.summary.rates
+            published[MEASURES_RATE] = round(measures_rate, 3)
+            published[METRICS_RATE] = round(metrics_rate, 3)
+        self.publish_statistics(published)
 
     def publish_statistics(self, statistics):
         """Where the coordination backend keeps capabilities (not the file
@@ -299,5 +333,5 @@ class SackPasses:
 
 
 __all__ = ["GROUP_ID", "LostSackLock", "Sack", "SackAssignment",
-           "SackPasses", "coordinator_member_id", "process_sack",
+           "SackPasses", "backlog_reader", "coordinator_member_id", "process_sack",
            "sack_lock_name", "still_owned"]

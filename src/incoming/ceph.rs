@@ -4,8 +4,8 @@
 //! entries and removes exactly the keys it read, so entries written in
 //! between stay for the next pass.
 
-use super::file::utc_suffix;
-use super::{decode_into, random_uuid4, Incoming, NewMeasures, Pending, Receipt};
+use super::arrival::{arrival_of, utc_suffix};
+use super::{decode_into, random_uuid4, Incoming, NewMeasures, Pending, Receipt, SackPending};
 use crate::error::{backend, Result};
 use crate::rados::{OmapEntries, OmapQuery, Pool, WriteOp, WriteStep, READ_BALANCED, WRITE_SKIP_LOCKS};
 use crate::storage::MetricId;
@@ -141,6 +141,20 @@ impl Incoming for CephIncoming {
             }
         }
         Ok(counts.into_iter().collect())
+    }
+
+    fn backlog(&self, sacks: &[String]) -> Result<Vec<SackPending>> {
+        let listed = self.pool.omap_keys(sacks, MEASURE_PREFIX.as_bytes(), READ_BALANCED)?;
+        Ok(listed
+            .into_iter()
+            .map(|keys| {
+                let mut pending = SackPending::default();
+                for key in keys.into_iter().flatten().filter(|k| metric_of_key(k).is_some()) {
+                    pending.count(arrival_of(&key));
+                }
+                pending
+            })
+            .collect())
     }
 }
 

@@ -1,7 +1,8 @@
 //! The file incoming backend: `<basepath>/<sack>/<metric uuid>/<uuid4>_<utc
 //! time>`, each blob written in `<basepath>/tmp` and renamed into place.
 
-use super::{decode_into, random_uuid4, Incoming, NewMeasures, Pending, Receipt};
+use super::arrival::{arrival_of, utc_suffix};
+use super::{decode_into, random_uuid4, Incoming, NewMeasures, Pending, Receipt, SackPending};
 use crate::error::{backend, Result};
 use crate::storage::file::{atomic_write, read_whole};
 use crate::storage::MetricId;
@@ -23,23 +24,6 @@ type Corrupt = Vec<(String, String)>;
 pub struct FileIncoming {
     basepath: PathBuf,
     tmp: PathBuf,
-}
-
-/// `_%Y%m%d_%H:%M:%S` of a UTC unix time, as upstream names blobs.
-pub(crate) fn utc_suffix(unix_seconds: i64) -> String {
-    let days = unix_seconds.div_euclid(86_400);
-    let secs = unix_seconds.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("_{year:04}{month:02}{day:02}_{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
 fn list_names(dir: &Path) -> Result<Vec<String>> {
@@ -223,6 +207,24 @@ impl Incoming for FileIncoming {
             .collect::<Result<_>>()?;
         Ok(per_sack.into_iter().flatten().collect())
     }
+
+    fn backlog(&self, sacks: &[String]) -> Result<Vec<SackPending>> {
+        sacks
+            .iter()
+            .map(|sack| {
+                let sack_dir = self.basepath.join(sack);
+                let mut pending = SackPending::default();
+                for name in list_names(&sack_dir)? {
+                    if MetricId::parse(&name).is_some() {
+                        for blob in list_names(&sack_dir.join(&name))? {
+                            pending.count(arrival_of(blob.as_bytes()));
+                        }
+                    }
+                }
+                Ok(pending)
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -257,9 +259,27 @@ mod tests {
     }
 
     #[test]
-    fn utc_names_like_strftime() {
-        assert_eq!(utc_suffix(0), "_19700101_00:00:00");
-        assert_eq!(utc_suffix(1_700_000_000), "_20231114_22:13:20");
-        assert_eq!(utc_suffix(951_782_400), "_20000229_00:00:00");
+    fn backlog_counts_blobs_and_finds_the_oldest_per_sack() {
+        let base = std::env::temp_dir().join(format!("gnocchi-rs-incoming-backlog-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&base);
+        let metric = "5a301761-f78b-46e2-8900-8b4f6fe6675a";
+        let dir = base.join("incoming8-1").join(metric);
+        fs::create_dir_all(&dir).unwrap();
+        fs::create_dir_all(base.join("incoming8-2")).unwrap();
+        for (token, t) in [("a", 1_700_000_100), ("b", 1_700_000_000), ("c", 1_700_000_050)] {
+            fs::write(dir.join(format!("{token}{}", utc_suffix(t))), b"").unwrap();
+        }
+        fs::write(dir.join("no-time"), b"").unwrap();
+        let incoming = FileIncoming::new(&base);
+        let sacks = ["incoming8-1", "incoming8-2", "incoming8-3"].map(String::from);
+        assert_eq!(
+            incoming.backlog(&sacks).unwrap(),
+            vec![
+                SackPending { blobs: 4, oldest: Some(1_700_000_000) },
+                SackPending::default(),
+                SackPending::default()
+            ]
+        );
+        fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -3,6 +3,7 @@
 //! by the caller (upstream's `SACK_NAME_FORMAT` may be changed per
 //! deployment or per test); backends only read and write them.
 
+pub mod arrival;
 pub mod ceph;
 pub mod file;
 pub mod redis;
@@ -34,6 +35,24 @@ pub enum Receipt {
     OmapKeys(Vec<(String, Vec<Vec<u8>>)>),
 }
 
+/// What waits in one sack.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SackPending {
+    pub blobs: u64,
+    /// Unix time the oldest blob arrived, where names keep it (file,
+    /// Ceph; Redis lists do not).
+    pub oldest: Option<i64>,
+}
+
+impl SackPending {
+    fn count(&mut self, arrival: Option<i64>) {
+        self.blobs += 1;
+        if let Some(t) = arrival {
+            self.oldest = Some(self.oldest.map_or(t, |o| o.min(t)));
+        }
+    }
+}
+
 /// One new blob: its sack, its metric, the encoded records.
 pub struct NewMeasures<'a> {
     pub sack: &'a str,
@@ -59,6 +78,10 @@ pub trait Incoming: Send + Sync {
 
     /// Number of pending blobs per metric over the given sacks.
     fn report(&self, sacks: &[String]) -> Result<Vec<(MetricId, usize)>>;
+
+    /// What waits in each of the sacks, in their order, in one walk (one
+    /// round trip where the backend allows).
+    fn backlog(&self, sacks: &[String]) -> Result<Vec<SackPending>>;
 
     /// Which of the sacks hold measures, in one round trip; for backends
     /// with no push notification of new measures.

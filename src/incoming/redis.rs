@@ -4,11 +4,11 @@
 //! and deleting trims exactly that many items, so blobs pushed in between
 //! stay for the next pass.
 
-use super::{decode_into, Incoming, NewMeasures, Pending, Receipt};
+use super::{decode_into, Incoming, NewMeasures, Pending, Receipt, SackPending};
 use crate::error::{Error, Result};
 use crate::redis_client::{command, RedisClient};
 use crate::storage::MetricId;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// For each key: its length and its items (kept apart, so that one bad
@@ -128,6 +128,33 @@ impl Incoming for RedisIncoming {
     }
 
     fn report(&self, sacks: &[String]) -> Result<Vec<(MetricId, usize)>> {
+        let keys = self.metric_lists(sacks)?;
+        let lengths = self.lengths(&keys)?;
+        Ok(keys.iter().zip(lengths).filter_map(|(key, len)| metric_of_key(key).map(|m| (m, len as usize))).collect())
+    }
+
+    fn backlog(&self, sacks: &[String]) -> Result<Vec<SackPending>> {
+        let keys = self.metric_lists(sacks)?;
+        let lengths = self.lengths(&keys)?;
+        let position: HashMap<&[u8], usize> = sacks.iter().enumerate().map(|(i, s)| (s.as_bytes(), i)).collect();
+        let mut pending = vec![SackPending::default(); sacks.len()];
+        for (key, len) in keys.iter().zip(lengths) {
+            if let Some(&i) = position.get(sack_of_key(key)) {
+                // A list holds blobs without their arrival time.
+                pending[i].blobs += len;
+            }
+        }
+        Ok(pending)
+    }
+}
+
+fn sack_of_key(key: &[u8]) -> &[u8] {
+    key.rsplitn(2, |&b| b == b':').nth(1).unwrap_or_default()
+}
+
+impl RedisIncoming {
+    /// The keys of the metric lists in the sacks, by SCAN.
+    fn metric_lists(&self, sacks: &[String]) -> Result<Vec<Vec<u8>>> {
         let sacks: HashSet<&[u8]> = sacks.iter().map(|s| s.as_bytes()).collect();
         let mut keys: Vec<Vec<u8>> = Vec::new();
         let mut cursor = b"0".to_vec();
@@ -139,8 +166,7 @@ impl Incoming for RedisIncoming {
             };
             for key in batch.into_array()? {
                 if let Some(key) = key.into_bytes()? {
-                    let sack = key.rsplitn(2, |&b| b == b':').nth(1).unwrap_or_default();
-                    if sacks.contains(sack) && metric_of_key(&key).is_some() {
+                    if sacks.contains(sack_of_key(&key)) && metric_of_key(&key).is_some() {
                         keys.push(key);
                     }
                 }
@@ -150,13 +176,12 @@ impl Incoming for RedisIncoming {
                 break;
             }
         }
+        Ok(keys)
+    }
+
+    /// Their lengths, pipelined.
+    fn lengths(&self, keys: &[Vec<u8>]) -> Result<Vec<u64>> {
         let commands: Vec<_> = keys.iter().map(|k| command(&[b"LLEN", k])).collect();
-        let lengths = self.client.pipeline(&commands)?;
-        keys.iter()
-            .zip(lengths)
-            .filter_map(|(key, len)| metric_of_key(key).map(|m| (m, len)))
-            .map(|(m, len)| Ok((m, len.into_integer()? as usize)))
-            .collect()
+        self.client.pipeline(&commands)?.into_iter().map(|len| Ok(len.into_integer()?.max(0) as u64)).collect()
     }
 }
-

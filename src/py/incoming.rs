@@ -194,6 +194,13 @@ impl NativeIncoming {
         py.detach(|| self.incoming.sacks_with_measures(&sacks)).into_py_result(py)
     }
 
+    /// `(blobs, oldest arrival unix time or None)` of each sack, in order.
+    fn backlog(&self, py: Python<'_>, sacks: Vec<String>) -> PyResult<Vec<(u64, Option<i64>)>> {
+        py.detach(|| self.incoming.backlog(&sacks))
+            .map(|pending| pending.into_iter().map(|p| (p.blobs, p.oldest)).collect())
+            .into_py_result(py)
+    }
+
     fn delete_unprocessed(&self, py: Python<'_>, sack: String, metric: Vec<u8>) -> PyResult<()> {
         let metric = metric_id(&metric)?;
         py.detach(|| self.incoming.delete_unprocessed(&sack, metric)).into_py_result(py)

@@ -11,6 +11,7 @@ mod ids;
 mod incoming;
 mod pipeline;
 mod records;
+mod schedule;
 mod storage;
 
 use pyo3::prelude::*;
@@ -47,6 +48,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     incoming::register(m)?;
     api::register(m)?;
     aggregates::register(m)?;
+    schedule::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import uuid
 
 import numpy
@@ -24,6 +25,9 @@ LOG = logging.getLogger("gnocchi.incoming")
 
 class NativeIncomingMixin:
     greedy = False
+    # Whether metricd reads the sacks' backlog before a pass (drivers
+    # without notifications).
+    backlog_before_passes = False
 
     def _native_incoming(self):  # pragma: no cover - defined by subclasses
         raise NotImplementedError
@@ -73,6 +77,25 @@ class NativeIncomingMixin:
     def delete_unprocessed_measures_for_metric(self, metric_id):
         self._native_incoming().delete_unprocessed(
             str(self.sack_for_metric(metric_id)), metric_id.bytes)
+
+    def sack_backlog(self, sack_names):
+        """``(blobs, oldest arrival unix time or None)`` of each sack."""
+        return self._native_incoming().backlog(list(sack_names))
+
+    def measures_report(self, details=True):
+        """Upstream's report, its summary with the age in seconds of the
+        oldest measure waiting (``oldest_measure_age``: None when nothing
+        waits or the backend keeps no arrival times, as Redis)."""
+        report = super().measures_report(details)
+        try:
+            backlog = self.sack_backlog(str(s) for s in self.iter_sacks())
+        except Exception as e:
+            LOG.warning("Unable to read the backlog's age: %s", e)
+            backlog = []
+        oldest = min((t for _, t in backlog if t is not None), default=None)
+        report["summary"]["oldest_measure_age"] = (
+            None if oldest is None else max(0, int(time.time()) - oldest))
+        return report
 
     def _build_report(self, details):
         counts = self._native_incoming().report(

@@ -12,6 +12,8 @@ from gnocchi_rs.incoming import NativeIncomingMixin
 class FileStorage(NativeIncomingMixin, upstream_file.FileStorage):
     """``rs-file`` incoming: ``<basepath>/<sack>/<metric>/<blob>``."""
 
+    backlog_before_passes = True
+
     def _native_incoming(self):
         cached = getattr(self, "_native_cache", None)
         if cached is None or cached[0] != self.basepath:

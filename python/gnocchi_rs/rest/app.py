@@ -24,6 +24,7 @@ from gnocchi_rs import rest
 from gnocchi_rs.rest import policy
 from gnocchi_rs.rest import seam
 from gnocchi_rs.rest import setup_log
+from gnocchi_rs.rest import status
 
 setup_log.install()
 
@@ -34,18 +35,18 @@ PASTE_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)),
 _UPSTREAM_DEFAULT = "api-paste.ini"
 
 
-def _gnocchi_hook(application):
-    """The GnocchiHook of the Pecan application inside ``application``
-    (upstream may wrap it in its error middlewares)."""
+def _pecan_application(application):
+    """The Pecan application inside ``application`` (upstream may wrap it
+    in its error middlewares) and its GnocchiHook, or (None, None)."""
     seen = 0
     while application is not None and seen < 8:
         for hook in getattr(application, "hooks", ()):
             if isinstance(hook, upstream_app.GnocchiHook):
-                return hook
+                return application, hook
         application = (getattr(application, "application", None)
                        or getattr(application, "app", None))
         seen += 1
-    return None
+    return None, None
 
 
 V1_ROOT = "gnocchi.rest.api.V1Controller"
@@ -56,10 +57,11 @@ def _with_native_path(application, local_conf):
             local_conf.get("root") != V1_ROOT or \
             not seam.enabled_by_environment():
         return application
-    hook = _gnocchi_hook(application)
+    pecan_application, hook = _pecan_application(application)
     if hook is None:
         return application
     policy.keep_check_arity()
+    status.install(getattr(pecan_application, "root", None))
     return seam.NativeSeam(application, hook)
 
 

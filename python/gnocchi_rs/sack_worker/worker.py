@@ -122,6 +122,10 @@ class LeanWorker:
             self.interval)
         self.passes = sack_sharing.SackPasses(
             self.coord, self.assignment, self.interval, self._shutdown)
+        # The file backend notifies nothing: its passes skip empty sacks
+        # and take the oldest first. Redis notifies; Ceph is polled.
+        self._backlog = (sack_sharing.backlog_reader(self.incoming.backlog)
+                         if incoming_settings.kind == "file" else None)
 
     # -- notifications
 
@@ -181,7 +185,7 @@ class LeanWorker:
         self.passes.run(
             lambda sack: self.processor.process(
                 sack, before_reading=self._take_notification),
-            SackAlreadyLocked)
+            SackAlreadyLocked, self._backlog)
         self.passes.after_pass(dict(self.processor.statistics))
 
     def stop(self):
