@@ -152,7 +152,10 @@ class Worker:
         if kind == "rs":
             args = ["metricd"] + args
         self.kind = kind
-        env = dict(os.environ, SACK_LOG=sack_log)
+        # The recorder hooks the in-process drivers: on this SQLite index
+        # our workers would otherwise be lean processes, which
+        # tests/test_sack_worker.py covers (SIGKILL included).
+        env = dict(os.environ, SACK_LOG=sack_log, GNOCCHI_RS_LEAN_WORKER="0")
         if system_rados.DIRECTORY:
             # Upstream's Ceph drivers need the system's rados module.
             env["PYTHONPATH"] = os.pathsep.join(filter(None, (

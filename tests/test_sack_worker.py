@@ -25,6 +25,7 @@ from gnocchi import archive_policy
 from gnocchi import incoming as upstream_incoming
 from gnocchi import indexer
 from gnocchi import service
+from gnocchi.indexer import sqlalchemy_base
 from oslo_config import cfg
 from tooz import coordination
 
@@ -160,13 +161,22 @@ def _indexer_state(index, metrics):
     return rows
 
 
-def test_lean_processing_equals_in_process(tmp_path, postgresql_url):
+@pytest.fixture(params=["postgresql", "sqlite"])
+def index_url(request, tmp_path):
+    """Both indexers the lean worker speaks to: PostgreSQL, and the
+    embedded default's SQLite file."""
+    if request.param == "sqlite":
+        return "sqlite:///%s" % (tmp_path / "index.sqlite")
+    return request.getfixturevalue("postgresql_url")
+
+
+def test_lean_processing_equals_in_process(tmp_path, index_url):
     """The same posts processed by the in-process worker into one tree and
     by the lean one into another leave the same bytes, and the lean one
     makes the indexer updates (truncation flag, last measure timestamp,
     revival through upstream's indexer, keeping its history)."""
-    conf_a, index, store_a, inbox_a = _setup(postgresql_url, tmp_path / "a")
-    conf_b, _, store_b, inbox_b = _setup(postgresql_url, tmp_path / "b")
+    conf_a, index, store_a, inbox_a = _setup(index_url, tmp_path / "a")
+    conf_b, _, store_b, inbox_b = _setup(index_url, tmp_path / "b")
     policy_name = "lean-" + uuid.uuid4().hex[:8]
     index.create_archive_policy(archive_policy.ArchivePolicy(
         policy_name, 0, _policy_items((1, 3600), (60, 60 * 24)),
@@ -185,9 +195,12 @@ def test_lean_processing_equals_in_process(tmp_path, postgresql_url):
         lean = sack_worker.LeanSackProcessor(
             coord, sack_worker.open_incoming(settings.incoming),
             sack_worker.open_storage(settings.storage),
-            sack_worker.PostgresIndex(settings.indexer_url),
+            sack_worker.open_index(settings.indexer_url),
             lambda resources: sack_worker.revive_resources(settings,
                                                            resources))
+        assert type(lean.index).__name__ == (
+            "SqliteIndex" if index_url.startswith("sqlite") else
+            "PostgresIndex")
         sacks = [sack_worker.Sack(i, SACKS) for i in range(SACKS)]
         before = datetime.datetime.now(datetime.timezone.utc)
         for round_number, start in enumerate((1_700_000_000, 1_700_000_060,
@@ -205,12 +218,11 @@ def test_lean_processing_equals_in_process(tmp_path, postgresql_url):
                 assert not any(flag for _, flag in state.values())
                 assert index.get_resource("generic", revived).ended_at \
                     is None
+                table = sqlalchemy_base.Metric.__table__
                 with index.facade.writer() as session:
-                    session.execute(
-                        sqlalchemy.text(
-                            "UPDATE metric SET needs_raw_data_truncation = "
-                            "true WHERE id = ANY(CAST(:ids AS uuid[]))"),
-                        {"ids": [str(m.id) for m in metrics]})
+                    session.execute(table.update().where(
+                        table.c.id.in_([m.id for m in metrics])).values(
+                            needs_raw_data_truncation=True))
                 assert all(flag for _, flag in
                            _indexer_state(index, metrics).values())
                 # The in-process worker revived this one: end it again for
@@ -254,10 +266,10 @@ def test_lean_processing_equals_in_process(tmp_path, postgresql_url):
     assert len(history) >= 3
 
 
-def test_lean_worker_loads_no_upstream(tmp_path, postgresql_url):
+def test_lean_worker_loads_no_upstream(tmp_path, index_url):
     """The worker process imports neither upstream Gnocchi, SQLAlchemy nor
     numpy, and processes a sack."""
-    conf, index, store, inbox = _setup(postgresql_url, tmp_path)
+    conf, index, store, inbox = _setup(index_url, tmp_path)
     policy_name = "lean-" + uuid.uuid4().hex[:8]
     index.create_archive_policy(archive_policy.ArchivePolicy(
         policy_name, 0, _policy_items((60, 100)), ["mean"]))
@@ -326,11 +338,11 @@ def test_lean_backlog_report_is_upstreams(tmp_path, postgresql_url):
                                       summary["metrics"]) == (12, 7)
 
 
-def test_metricd_runs_lean_workers(tmp_path, postgresql_url):
-    """`gnocchi-rs metricd` on PostgreSQL with rs-file: its processing
-    workers become lean ones, process what is posted, and stop on
-    SIGTERM."""
-    conf, index, store, inbox = _setup(postgresql_url, tmp_path)
+def test_metricd_runs_lean_workers(tmp_path, index_url):
+    """`gnocchi-rs metricd` on PostgreSQL or SQLite with rs-file: its
+    processing workers become lean ones, process what is posted, and stop
+    on SIGTERM."""
+    conf, index, store, inbox = _setup(index_url, tmp_path)
     policy_name = "lean-" + uuid.uuid4().hex[:8]
     index.create_archive_policy(archive_policy.ArchivePolicy(
         policy_name, 0, _policy_items((60, 100)), ["mean", "count"]))
@@ -341,7 +353,7 @@ def test_metricd_runs_lean_workers(tmp_path, postgresql_url):
 [DEFAULT]
 coordination_url = file://{tmp_path}/coordination
 [indexer]
-url = {postgresql_url}
+url = {index_url}
 [storage]
 driver = rs-file
 file_basepath = {tmp_path}
@@ -402,7 +414,7 @@ metric_reporting_delay = 1
     assert "metrics wait to be processed." in logged
 
 
-def test_lean_worker_sigkill_loses_nothing(tmp_path, postgresql_url,
+def test_lean_worker_sigkill_loses_nothing(tmp_path, index_url,
                                            monkeypatch):
     """The lean worker killed with SIGKILL at random moments, many times,
     then run to the end, leaves the aggregates of an uninterrupted run (of
@@ -412,7 +424,7 @@ def test_lean_worker_sigkill_loses_nothing(tmp_path, postgresql_url,
     import test_kill
     from gnocchi import indexer as upstream_indexer
 
-    conf, index, _, _ = _setup(postgresql_url, tmp_path / "index")
+    conf, index, _, _ = _setup(index_url, tmp_path / "index")
     metrics = driver_harness.make_metrics(6, seed=3)
     for policy in {id(m.archive_policy): m.archive_policy
                    for m in metrics}.values():
@@ -430,7 +442,7 @@ def test_lean_worker_sigkill_loses_nothing(tmp_path, postgresql_url,
         path.mkdir()
     monkeypatch.setenv("LEAN_SETTINGS", json.dumps({
         "coordination_url": "file://%s" % (tmp_path / "locks"),
-        "indexer_url": postgresql_url,
+        "indexer_url": index_url,
         "metric_processing_delay": 1,
         "incoming": {"kind": "file", "basepath": str(killed), "sacks": 4},
         "storage": {"kind": "file", "basepath": str(killed),

@@ -171,18 +171,24 @@ def lean_reporting_settings(conf, incoming_driver):
 def lean_worker_settings(conf, incoming_driver, storage_driver, worker_id=0):
     """What ``gnocchi_rs.sack_worker`` needs, resolved with upstream's
     configuration and drivers, in its wire form; None when this setup
-    needs the in-process worker (an indexer other than PostgreSQL, a
-    driver that is not ``rs-*``)."""
+    needs the in-process worker (an indexer other than PostgreSQL or an
+    SQLite file, a driver that is not ``rs-*``)."""
     from gnocchi_rs import incoming as rs_incoming
     from gnocchi_rs import storage as rs_storage
 
     if os.environ.get("GNOCCHI_RS_LEAN_WORKER", "1") == "0":
         return None
-    # psycopg2, the driver the lean worker speaks to PostgreSQL with.
+    # psycopg2, the driver the lean worker speaks to PostgreSQL with; or
+    # an SQLite file, which the standard library reads.
     scheme = conf.indexer.url.split(":", 1)[0]
-    if scheme not in ("postgresql", "postgres", "postgresql+psycopg2"):
-        return None
-    if importlib.util.find_spec("psycopg2") is None:
+    if scheme == "sqlite":
+        from gnocchi_rs.sack_worker import sqlite_index
+        try:
+            sqlite_index.database_path(conf.indexer.url)
+        except ValueError:
+            return None
+    elif scheme not in ("postgresql", "postgres", "postgresql+psycopg2") \
+            or importlib.util.find_spec("psycopg2") is None:
         return None
     if not (isinstance(incoming_driver, rs_incoming.NativeIncomingMixin)
             and isinstance(storage_driver, rs_storage.NativeStorageMixin)):

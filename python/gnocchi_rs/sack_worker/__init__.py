@@ -12,7 +12,8 @@ the native core:
 * the measures of a sack stay native from the read to the write
   (``read_sack_held`` / ``process_held``), and are deleted only once
   their aggregates are stored and the indexer updated (at-least-once);
-* the indexer is PostgreSQL, through psycopg2: one lookup per sack and
+* the indexer is PostgreSQL, through psycopg2, or the embedded default's
+  SQLite file, through the standard library: one lookup per sack and
   one transaction for the updates that follow processing, with the
   effects of upstream's ``update_last_measure_timestamp``,
   ``update_needs_raw_data_truncation`` and resource revival; reviving a
@@ -24,20 +25,21 @@ the native core:
 Other setups (another indexer, a driver that is not ``rs-*``) keep the
 in-process worker of ``gnocchi_rs.metricd``.
 
-``settings`` (what metricd sends), ``index`` (PostgreSQL), ``backends``
+``settings`` (what metricd sends), ``index`` (PostgreSQL),
+``sqlite_index`` (SQLite), ``backends``
 (the native drivers), ``revive``, ``worker``, ``reporter`` (the backlog
 report), ``logs``, and ``__main__`` (the process: signals, the master).
 """
 from gnocchi_rs.sacks import Sack
 from gnocchi_rs.sack_worker.backends import open_incoming, open_storage
 from gnocchi_rs.sack_worker.index import (LeanMetric, PostgresIndex,
-                                          libpq_url, policy_spec)
+                                          libpq_url, open_index, policy_spec)
 from gnocchi_rs.sack_worker.reporter import LeanReporter
 from gnocchi_rs.sack_worker.revive import revive_resources
 from gnocchi_rs.sack_worker.worker import (LeanSackProcessor, LeanWorker,
                                            SackAlreadyLocked)
 
 __all__ = ["LeanMetric", "LeanReporter", "LeanSackProcessor", "LeanWorker",
-           "PostgresIndex", "Sack", "SackAlreadyLocked", "libpq_url",
+           "PostgresIndex", "Sack", "SackAlreadyLocked", "libpq_url", "open_index",
            "open_incoming", "open_storage", "policy_spec",
            "revive_resources"]

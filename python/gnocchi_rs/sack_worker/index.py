@@ -1,8 +1,9 @@
-"""The indexer statements of a lean processing worker, on PostgreSQL
-through psycopg2: one lookup per sack and one transaction for the updates
-that follow processing, with the effects of upstream's
-``update_last_measure_timestamp``, ``update_needs_raw_data_truncation``
-and of its resource revival (which ``revive`` makes)."""
+"""The indexer statements of a lean processing worker: one lookup per sack
+and one transaction for the updates that follow processing, with the
+effects of upstream's ``update_last_measure_timestamp``,
+``update_needs_raw_data_truncation`` and of its resource revival (which
+``revive`` makes). On PostgreSQL through psycopg2 here; on SQLite through
+the standard library in ``sqlite_index``."""
 from __future__ import annotations
 
 import datetime
@@ -44,7 +45,63 @@ def libpq_url(url):
     return scheme.partition("+")[0] + sep + rest
 
 
-class PostgresIndex:
+class LeanIndex:
+    """What both databases share: rows to metrics, and the revival
+    decision. Subclasses give ``_lookup(ids)`` (rows of metric id,
+    resource id, truncation flag, back window, definition, methods) and
+    ``_update(now, truncated, ids, resource_ids)`` (one transaction;
+    returns the ended resources among ``resource_ids``: rows of id, type,
+    ended_at as a naive UTC datetime)."""
+
+    def active_metrics(self, metric_ids):
+        """The active metrics among ``metric_ids`` (uuid strings), each
+        with its native policy (one per distinct stored policy)."""
+        specs, metrics = {}, []
+        for (metric_id, resource_id, needs_truncation, back_window,
+             definition, methods) in self._lookup(metric_ids):
+            key = (back_window, str(definition), str(methods))
+            spec = specs.get(key)
+            if spec is None:
+                spec = specs[key] = policy_spec(
+                    back_window, _json(definition), _json(methods))
+            metrics.append(LeanMetric(metric_id, resource_id,
+                                      bool(needs_truncation), spec))
+        return metrics
+
+    def update_after_processing(self, newest_by_metric):
+        """``newest_by_metric``: {LeanMetric: newest new measure, ns}.
+        Returns the ended resources that one of these measures postdates:
+        ``[(resource id, type, ended_at, newest)]``; the others are logged
+        as upstream logs them."""
+        if not newest_by_metric:
+            return []
+        ids = [m.id for m in newest_by_metric]
+        truncated = [m.id for m in newest_by_metric
+                     if m.needs_raw_data_truncation]
+        newest_by_resource = batch_outcomes.newest_by_resource(
+            newest_by_metric)
+        now = datetime.datetime.now(datetime.timezone.utc).replace(
+            tzinfo=None)
+        to_revive = []
+        for resource_id, resource_type, ended_at in self._update(
+                now, truncated, ids, list(newest_by_resource)):
+            newest = (datetime.datetime(1970, 1, 1)
+                      + datetime.timedelta(
+                          microseconds=newest_by_resource[resource_id]
+                          // 1000))
+            if ended_at > newest:
+                LOG.info("Resource [%s] ended at [%s], after the newest new "
+                         "measure [%s]: not restoring it.",
+                         resource_id, ended_at, newest)
+            else:
+                LOG.info("Resource [%s] ended at [%s] but received a measure "
+                         "at [%s]: restoring it.", resource_id, ended_at,
+                         newest)
+                to_revive.append((resource_id, resource_type))
+        return to_revive
+
+
+class PostgresIndex(LeanIndex):
     """The indexer statements of a processing worker, on PostgreSQL."""
 
     LOOKUP = (
@@ -98,45 +155,18 @@ class PostgresIndex:
             finally:
                 self._connection = None
 
-    def active_metrics(self, metric_ids):
-        """The active metrics among ``metric_ids`` (uuid strings), each
-        with its native policy (one per distinct stored policy)."""
-        rows = self._run(lambda c: (c.execute(self.LOOKUP, (metric_ids,)),
+    def _lookup(self, metric_ids):
+        return self._run(lambda c: (c.execute(self.LOOKUP, (metric_ids,)),
                                     c.fetchall())[1])
-        specs, metrics = {}, []
-        for (metric_id, resource_id, needs_truncation, back_window,
-             definition, methods) in rows:
-            key = (back_window, str(definition), str(methods))
-            spec = specs.get(key)
-            if spec is None:
-                spec = specs[key] = policy_spec(
-                    back_window, _json(definition), _json(methods))
-            metrics.append(LeanMetric(metric_id, resource_id,
-                                      needs_truncation, spec))
-        return metrics
 
-    def update_after_processing(self, newest_by_metric):
-        """``newest_by_metric``: {LeanMetric: newest new measure, ns}.
-        Returns the ended resources that one of these measures postdates:
-        ``[(resource id, type, ended_at, newest)]``; the others are logged
-        as upstream logs them."""
-        if not newest_by_metric:
-            return []
-        ids = [m.id for m in newest_by_metric]
-        truncated = [m.id for m in newest_by_metric
-                     if m.needs_raw_data_truncation]
-        newest_by_resource = batch_outcomes.newest_by_resource(
-            newest_by_metric)
-        now = datetime.datetime.now(datetime.timezone.utc).replace(
-            tzinfo=None)
-
+    def _update(self, now, truncated, ids, resource_ids):
         def work(cursor):
             cursor.execute("BEGIN")
             try:
                 cursor.execute(self.UPDATE, (now, truncated, ids))
                 ended = []
-                if newest_by_resource:
-                    cursor.execute(self.ENDED, (list(newest_by_resource),))
+                if resource_ids:
+                    cursor.execute(self.ENDED, (resource_ids,))
                     ended = cursor.fetchall()
                 cursor.execute("COMMIT")
             except BaseException:
@@ -144,20 +174,16 @@ class PostgresIndex:
                     cursor.execute("ROLLBACK")
                 raise
             return ended
+        return self._run(work)
 
-        to_revive = []
-        for resource_id, resource_type, ended_at in self._run(work):
-            newest = (datetime.datetime(1970, 1, 1)
-                      + datetime.timedelta(
-                          microseconds=newest_by_resource[resource_id]
-                          // 1000))
-            if ended_at > newest:
-                LOG.info("Resource [%s] ended at [%s], after the newest new "
-                         "measure [%s]: not restoring it.",
-                         resource_id, ended_at, newest)
-            else:
-                LOG.info("Resource [%s] ended at [%s] but received a measure "
-                         "at [%s]: restoring it.", resource_id, ended_at,
-                         newest)
-                to_revive.append((resource_id, resource_type))
-        return to_revive
+
+def is_sqlite(url):
+    return url.split(":", 1)[0].partition("+")[0] == "sqlite"
+
+
+def open_index(url):
+    """The lean index for an indexer URL: SQLite's or PostgreSQL's."""
+    if is_sqlite(url):
+        from gnocchi_rs.sack_worker import sqlite_index
+        return sqlite_index.SqliteIndex(url)
+    return PostgresIndex(url)

@@ -112,7 +112,7 @@ class LeanWorker:
         self.coord = coordination.get_coordinator(
             self.settings.coordination_url, member_id)
         self.coord.start(start_heart=True)
-        self.index = lean_index.PostgresIndex(self.settings.indexer_url)
+        self.index = lean_index.open_index(self.settings.indexer_url)
         self.processor = LeanSackProcessor(
             self.coord, self.incoming, storage, self.index,
             lambda resources: revive.revive_resources(self.settings,
