@@ -6,7 +6,7 @@
 #
 # Usage:
 #   tools/run-upstream-suite.sh [--venv DIR] [--storage-driver file|redis|ceph]
-#                               [--indexer postgresql|sqlite]
+#                               [--indexer postgresql|mysql|sqlite]
 #                               [--alias MAP] [--suites all|unit|gabbi]
 #                               [--concurrency N] [--workdir DIR] [--keep]
 #                               [-- EXTRA_STESTR_ARGS...]
@@ -25,7 +25,10 @@
 #                       (the `sqlite` gnocchi.indexer entry point must be
 #                       installed), URL sqlite:///WORKDIR/sqlite/gnocchi; the
 #                       gabbi fixtures derive one file per test from it
-#                       (name + uuid), the unit tests share it. No server.
+#                       (name + uuid), the unit tests share it. No server;
+#                       mysql: a throwaway MariaDB, URL
+#                       mysql+pymysql://root@localhost:PORT/gnocchi
+#                       (pymysql must be in the venv: the [mysql] extra).
 #   --alias MAP         e.g. file=rs-file, redis=rs-redis, ceph=rs-ceph, or
 #                       storage:file=rs-file,incoming:file=file. The harness keeps
 #                       using the upstream NAME, but gnocchi.utils.get_driver_class
@@ -38,7 +41,8 @@
 #   -- ARGS             passed to `stestr run` (e.g. a test filter regex)
 #
 # Servers: PostgreSQL for --indexer postgresql (indexer + tooz coordination;
-# with sqlite, coordination is file://WORKDIR/coordination), Redis for the redis
+# MariaDB likewise for mysql; with sqlite, coordination is
+# file://WORKDIR/coordination), Redis for the redis
 # driver, a 1-mon/1-OSD Ceph for ceph (upstream's harness shells out to the
 # `ceph` CLI to create a pool per test). All are stopped on exit.
 # The LAST line printed is exactly "N passed, N failed, N skipped" (unique test
@@ -81,7 +85,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 case $SUITES in all|unit|gabbi) ;; *) die "--suites must be all, unit or gabbi" ;; esac
-case $INDEXER in postgresql|sqlite) ;; *) die "--indexer must be postgresql or sqlite" ;; esac
+case $INDEXER in postgresql|mysql|sqlite) ;; *) die "--indexer must be postgresql, mysql or sqlite" ;; esac
 
 # The harness name defaults to the alias' source name: `--alias redis=rs-redis`
 # alone means "upstream's redis tests, our driver".
@@ -168,7 +172,10 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 NEED=()
-[ "$INDEXER" = sqlite ] || NEED+=(postgresql)
+case $INDEXER in
+postgresql) NEED+=(postgresql) ;;
+mysql) NEED+=(mariadb) ;;
+esac
 for d in "$STORAGE_DRIVER" "$INCOMING_DRIVER"; do
     case $d in
     redis|ceph) [[ " ${NEED[*]} " == *" $d "* ]] || NEED+=("$d") ;;
@@ -198,6 +205,12 @@ if [ "$INDEXER" = sqlite ]; then
     # Create it, empty, as a metricd that ran once would have.
     vpy "$SUITE_PY/create_metricd_group.py" "$OS_DEFAULT__COORDINATION_URL" ||
         die "could not create metricd's tooz group"
+elif [ "$INDEXER" = mysql ]; then
+    vpy -c 'import pymysql' 2>/dev/null ||
+        die "pymysql missing in $VENV: pip install pymysql (gnocchi-rs[mysql])"
+    # pifpaf's URL shape: test_indexer.test_str expects the user to be root
+    # and the host part "localhost".
+    export GNOCCHI_INDEXER_URL="mysql+pymysql://root@localhost:$GNOCCHI_RS_MYSQL_PORT/gnocchi?charset=utf8"
 else
     # pifpaf's URL shape, no user in it: test_indexer.test_str expects the
     # host part to be "localhost" (the real socket dir is the host=

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# services.sh - throwaway PostgreSQL / Redis / Ceph servers for gnocchi-rs tests.
-# (Over 500 lines: three servers, each installed, started unprivileged,
-# checked and stopped here, so that tests and CI start them one way.)
+# services.sh - throwaway PostgreSQL / MariaDB / Redis / Ceph servers for
+# gnocchi-rs tests. (Over 500 lines: servers installed, started
+# unprivileged, checked and stopped here, so that tests and CI start them
+# one way; MariaDB's functions live in services-mariadb.sh.)
 #
 # Usage:
-#   tools/services.sh install [postgresql] [redis] [ceph]   # default: all three
-#   tools/services.sh start postgresql|redis|ceph DIR       # prints `export` lines
+#   tools/services.sh install [postgresql] [mariadb] [redis] [ceph]
+#                                   # default: postgresql, redis, ceph
+#   tools/services.sh start postgresql|mariadb|redis|ceph DIR  # prints `export` lines
 #   tools/services.sh stop DIR                              # stops all of DIR's servers
 #   tools/services.sh status DIR     # 0: all started ones run, 1: one died, 3: none started
 #
@@ -25,6 +27,8 @@
 #               GNOCCHI_RS_PG_HOST, GNOCCHI_RS_PG_PORT  SOCKDIR, PORT
 #               The role `gnocchi` is a superuser (Gnocchi's gabbi fixtures create
 #               databases); trust auth on the socket and on 127.0.0.1:PORT.
+#   mariadb     GNOCCHI_RS_MYSQL_URL  mysql+pymysql://gnocchi@127.0.0.1:PORT/gnocchi?charset=utf8mb4
+#               GNOCCHI_RS_MYSQL_PORT, GNOCCHI_RS_MYSQL_SOCKET (see services-mariadb.sh)
 #   redis       GNOCCHI_RS_REDIS_URL  redis://127.0.0.1:PORT
 #   ceph        CEPH_CONF, GNOCCHI_RS_CEPH_CONF  DIR/ceph.conf (cephx, client.admin
 #               keyring named in the conf), GNOCCHI_RS_CEPH_POOL=gnocchi
@@ -112,6 +116,7 @@ emit_env() {
 
 declare -A PACKAGES=(
     [postgresql]="postgresql"
+    [mariadb]="mariadb-server"
     # redis-server pulls redis-tools (redis-cli, used for the readiness check).
     [redis]="redis-server"
     # mon/osd daemons, ceph/rados/ceph-authtool CLIs (upstream's tests shell
@@ -127,7 +132,7 @@ do_install() {
     local comps=("$@") c p missing=()
     [ ${#comps[@]} -gt 0 ] || comps=(postgresql redis ceph)
     for c in "${comps[@]}"; do
-        [ -n "${PACKAGES[$c]:-}" ] || die "unknown service '$c' (postgresql, redis, ceph)"
+        [ -n "${PACKAGES[$c]:-}" ] || die "unknown service '$c' (postgresql, mariadb, redis, ceph)"
         for p in ${PACKAGES[$c]}; do installed "$p" || missing+=("$p"); done
     done
     if [ ${#missing[@]} -eq 0 ]; then
@@ -519,6 +524,10 @@ stop_ceph() {
 
 status_ceph() { ceph_pid mon.a >/dev/null && ceph_pid osd.0 >/dev/null; }
 
+# ------------------------------------------------------------------ mariadb
+# shellcheck source=services-mariadb.sh
+. "$(dirname "${BASH_SOURCE[0]}")/services-mariadb.sh"
+
 # ------------------------------------------------------------------ main
 
 CMD=${1:-}
@@ -534,8 +543,8 @@ start)
     mkdir -p "$2"
     DIR=$(realpath -- "$2")
     case $SVC in
-    postgresql|redis|ceph) "start_$SVC" ;;
-    *) die "unknown service '$SVC' (postgresql, redis, ceph)" ;;
+    postgresql|mariadb|redis|ceph) "start_$SVC" ;;
+    *) die "unknown service '$SVC' (postgresql, mariadb, redis, ceph)" ;;
     esac
     ;;
 stop)
@@ -544,7 +553,7 @@ stop)
     DIR=$(realpath -- "$1")
     rc=0
     # Keep going: one failure must not leave the other servers running.
-    for s in ceph redis postgresql; do "stop_$s" || rc=1; done
+    for s in ceph redis mariadb postgresql; do "stop_$s" || rc=1; done
     exit $rc
     ;;
 status)
@@ -552,7 +561,7 @@ status)
     DIR=$(realpath -m -- "$1")
     # "Started" = DIR/<service>.env exists (written by start, removed by stop).
     rc=3
-    for s in postgresql redis ceph; do
+    for s in postgresql mariadb redis ceph; do
         if [ ! -f "$DIR/$s.env" ]; then log "$s: not started"; continue; fi
         [ $rc = 3 ] && rc=0
         if "status_$s"; then log "$s: running"; else log "$s: started but NOT running"; rc=1; fi
