@@ -50,6 +50,40 @@ def postgresql_url(tmp_path_factory):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def new_mysql_database():
+    """A MariaDB server started by the project's script (or the one named
+    by GNOCCHI_RS_MYSQL_URL), as a SQLAlchemy URL: each use gets a new
+    database of its own."""
+    import pymysql
+    url = os.environ.get("GNOCCHI_RS_MYSQL_URL")
+    workdir = None
+    if not url:
+        workdir = tempfile.mkdtemp(prefix="gnocchi-rs-test-mariadb-")
+        url = project_services.start_service("mariadb", workdir)[
+            "GNOCCHI_RS_MYSQL_URL"]
+    from gnocchi_rs.sack_worker import mysql_index
+    arguments = mysql_index.connection_arguments(url)
+    databases = []
+
+    def new_database():
+        name = "gnocchi_%s" % uuid.uuid4().hex[:12]
+        connection = pymysql.connect(**dict(arguments, database=None))
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE DATABASE %s CHARACTER SET utf8mb4" % name)
+        connection.close()
+        databases.append(name)
+        base, _, query = url.partition("?")
+        return "%s/%s%s" % (base.rsplit("/", 1)[0], name,
+                            "?" + query if query else "")
+    try:
+        yield new_database
+    finally:
+        if workdir is not None:
+            project_services.stop_services(workdir)
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
 class CephCluster:
     """The cluster, and upstream's rados module to make pools and look at
     them (only the tests use it; gnocchi-rs does not)."""

@@ -161,12 +161,14 @@ def _indexer_state(index, metrics):
     return rows
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
+@pytest.fixture(params=["postgresql", "mysql", "sqlite"])
 def index_url(request, tmp_path):
-    """Both indexers the lean worker speaks to: PostgreSQL, and the
-    embedded default's SQLite file."""
+    """The indexers the lean worker speaks to: PostgreSQL, MariaDB (a new
+    database each time), and the embedded default's SQLite file."""
     if request.param == "sqlite":
         return "sqlite:///%s" % (tmp_path / "index.sqlite")
+    if request.param == "mysql":
+        return request.getfixturevalue("new_mysql_database")()
     return request.getfixturevalue("postgresql_url")
 
 
@@ -198,9 +200,9 @@ def test_lean_processing_equals_in_process(tmp_path, index_url):
             sack_worker.open_index(settings.indexer_url),
             lambda resources: sack_worker.revive_resources(settings,
                                                            resources))
-        assert type(lean.index).__name__ == (
-            "SqliteIndex" if index_url.startswith("sqlite") else
-            "PostgresIndex")
+        assert type(lean.index).__name__ == {
+            "sqlite": "SqliteIndex", "mysql": "MysqlIndex"}.get(
+                index_url.split(":")[0].partition("+")[0], "PostgresIndex")
         sacks = [sack_worker.Sack(i, SACKS) for i in range(SACKS)]
         before = datetime.datetime.now(datetime.timezone.utc)
         for round_number, start in enumerate((1_700_000_000, 1_700_000_060,
@@ -227,8 +229,9 @@ def test_lean_processing_equals_in_process(tmp_path, index_url):
                            _indexer_state(index, metrics).values())
                 # The in-process worker revived this one: end it again for
                 # the lean one.
-                index.update_resource("generic", revived,
-                                      ended_at=REVIVED_END)
+                index.update_resource(
+                    "generic", revived,
+                    ended_at=REVIVED_END.replace(tzinfo=datetime.timezone.utc))
             counts = [lean.process(sack, blocking=True) for sack in sacks]
             assert sum(counts) == len(metrics) - (round_number >= 1)
             if round_number == 0:

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # run-functional-live.sh - upstream Gnocchi 4.7.1's functional_live gabbi
 # suite (HTTP tests against a running server) against `gnocchi-rs api` +
-# `gnocchi-rs metricd`, on a throwaway PostgreSQL indexer and rs-file storage,
-# as upstream's run-func-tests.sh does with its own gnocchi-api.
+# `gnocchi-rs metricd`, on a throwaway PostgreSQL (or MariaDB) indexer and
+# rs-file storage, as upstream's run-func-tests.sh does with its own
+# gnocchi-api.
 #
-# Usage: tools/run-functional-live.sh [--venv DIR] [--keep]
+# Usage: tools/run-functional-live.sh [--venv DIR] [--indexer postgresql|mysql] [--keep]
 #   --venv DIR   venv with gnocchi-rs[test] installed (default .venv-test)
+#   --indexer    postgresql (default) or mysql (MariaDB through PyMySQL)
 #   --keep       keep the work directory (logs, data)
 # The LAST line printed is "N passed, N failed, N skipped". Exit 0 only if
 # nothing failed.
@@ -18,9 +20,11 @@ die() { log "error: $*"; exit 2; }
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 VENV=$REPO/.venv-test
 KEEP=0
+INDEXER=postgresql
 while [ $# -gt 0 ]; do
     case $1 in
     --venv) VENV=${2:?}; shift 2 ;;
+    --indexer) INDEXER=${2:?}; shift 2 ;;
     --keep) KEEP=1; shift ;;
     *) die "unknown argument $1" ;;
     esac
@@ -47,9 +51,19 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-bash "$REPO/tools/services.sh" install postgresql >&2 || die "cannot install PostgreSQL"
-env_lines=$(bash "$REPO/tools/services.sh" start postgresql "$WORKDIR/services") || die "cannot start PostgreSQL"
+case $INDEXER in
+postgresql) SERVICE=postgresql ;;
+mysql) SERVICE=mariadb ;;
+*) die "--indexer must be postgresql or mysql" ;;
+esac
+bash "$REPO/tools/services.sh" install "$SERVICE" >&2 || die "cannot install $SERVICE"
+env_lines=$(bash "$REPO/tools/services.sh" start "$SERVICE" "$WORKDIR/services") || die "cannot start $SERVICE"
 eval "$env_lines"
+if [ "$INDEXER" = mysql ]; then
+    INDEXER_URL=$GNOCCHI_RS_MYSQL_URL
+else
+    INDEXER_URL=$GNOCCHI_RS_PG_SQLALCHEMY_URL
+fi
 
 PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 CONF=$WORKDIR/gnocchi.conf
@@ -57,7 +71,7 @@ cat >"$CONF" <<EOF
 [DEFAULT]
 coordination_url = file://$WORKDIR/coordination
 [indexer]
-url = $GNOCCHI_RS_PG_SQLALCHEMY_URL
+url = $INDEXER_URL
 [storage]
 driver = rs-file
 file_basepath = $WORKDIR/data
@@ -82,7 +96,7 @@ for _ in $(seq 1 120); do
     sleep 0.5
 done
 curl -fs -u admin: "$URL/v1/status" >/dev/null || { tail -30 "$WORKDIR/api.log" >&2; die "the API did not answer on $URL"; }
-log "gnocchi-rs api on $URL, gnocchi-rs metricd, PostgreSQL, rs-file; logs in $WORKDIR"
+log "gnocchi-rs api on $URL, gnocchi-rs metricd, $INDEXER, rs-file; logs in $WORKDIR"
 
 TOP=$("$PY" -c 'import gnocchi, os; print(os.path.dirname(os.path.dirname(gnocchi.__file__)))')
 cat >"$WORKDIR/.stestr.conf" <<EOF

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Everything the tests need, then every test:
-#   1. system services from Debian packages (PostgreSQL, Redis, Ceph);
+#   1. system services from Debian packages (PostgreSQL, MariaDB, Redis, Ceph);
 #   2. gnocchi-rs and the test dependencies in .venv-test (one release build);
 #   3. cargo test (the pure Rust core, no Python);
 #   4. pytest: drop-in carbonara, differential tests against upstream, the
 #      shared vectors, the drivers against upstream's on real file trees, a
 #      real redis-server and a single-node Ceph cluster, the SIGKILL test;
 #   5. upstream Gnocchi's own unit + gabbi suites with rs-file, rs-redis and
-#      rs-ceph aliased in for file, redis and ceph, against PostgreSQL; then
-#      its indexer tests and gabbi suite on the SQLite indexer with rs-file;
+#      rs-ceph aliased in for file, redis and ceph, against PostgreSQL; the
+#      same with rs-file against MariaDB; then its indexer tests and gabbi
+#      suite on the SQLite indexer with rs-file;
 #   6. its functional_live suite against `gnocchi-rs api` + `gnocchi-rs
-#      metricd` (tools/run-functional-live.sh);
+#      metricd` (tools/run-functional-live.sh), on PostgreSQL and MariaDB;
 #   7. the README's two commands in a fresh venv (tools/check-readme-start.sh).
 # Exits non-zero when anything failed; the last lines summarise each part.
 set -uo pipefail
@@ -19,7 +20,7 @@ cd "$(dirname "$0")/.."
 export GNOCCHI_RS_VENV=${GNOCCHI_RS_TEST_VENV:-.venv-test}
 export GNOCCHI_RS_EXTRAS=test
 
-bash tools/services.sh install postgresql redis ceph || exit 1
+bash tools/services.sh install postgresql mariadb redis ceph || exit 1
 # Builds the extension once, in release mode (pyproject.toml's profile).
 bash tools/install.sh || exit 1
 
@@ -47,6 +48,11 @@ for alias in file=rs-file redis=rs-redis ceph=rs-ceph; do
     record "upstream suites ($alias)" "$rc" "$(tail -1 /tmp/gnocchi-rs-upstream.log)"
 done
 
+echo "== upstream gnocchi 4.7.1 unit + gabbi suites, MariaDB indexer, file=rs-file"
+bash tools/run-upstream-suite.sh --venv "$GNOCCHI_RS_VENV" --indexer mysql --alias file=rs-file 2>&1 | tee /tmp/gnocchi-rs-upstream.log
+rc=${PIPESTATUS[0]}
+record "upstream suites (MariaDB, file=rs-file)" "$rc" "$(tail -1 /tmp/gnocchi-rs-upstream.log)"
+
 # The embedded default's indexer: upstream's indexer tests and its gabbi
 # HTTP suite on SQLite with rs-file. (test_models_sync, which runs the
 # alembic migrations SQLite cannot run, is outside this selection.)
@@ -60,6 +66,11 @@ echo "== upstream gnocchi 4.7.1 functional_live suite against gnocchi-rs api + m
 bash tools/run-functional-live.sh --venv "$GNOCCHI_RS_VENV" 2>&1 | tee /tmp/gnocchi-rs-live.log
 rc=${PIPESTATUS[0]}
 record "upstream functional_live suite (gnocchi-rs api + metricd)" "$rc" "$(tail -1 /tmp/gnocchi-rs-live.log)"
+
+echo "== upstream gnocchi 4.7.1 functional_live suite against gnocchi-rs api + metricd (MariaDB, rs-file)"
+bash tools/run-functional-live.sh --venv "$GNOCCHI_RS_VENV" --indexer mysql 2>&1 | tee /tmp/gnocchi-rs-live.log
+rc=${PIPESTATUS[0]}
+record "upstream functional_live suite (MariaDB)" "$rc" "$(tail -1 /tmp/gnocchi-rs-live.log)"
 
 echo "== the README's two commands: tools/install.sh (no extras) then gnocchi-rs serve"
 bash tools/check-readme-start.sh 2>&1 | tee /tmp/gnocchi-rs-readme.log

@@ -168,27 +168,36 @@ def lean_reporting_settings(conf, incoming_driver):
         incoming=incoming, logging=_logging_settings(conf)))
 
 
+def _lean_index_possible(url):
+    from gnocchi_rs.sack_worker import mysql_index
+    from gnocchi_rs.sack_worker import sqlite_index
+    scheme = url.split(":", 1)[0]
+    try:
+        if scheme == "sqlite":
+            sqlite_index.database_path(url)
+            return True
+        if scheme.partition("+")[0] == "mysql":
+            mysql_index.connection_arguments(url)
+            return importlib.util.find_spec("pymysql") is not None
+    except ValueError:
+        return False
+    return (scheme in ("postgresql", "postgres", "postgresql+psycopg2")
+            and importlib.util.find_spec("psycopg2") is not None)
+
+
 def lean_worker_settings(conf, incoming_driver, storage_driver, worker_id=0):
     """What ``gnocchi_rs.sack_worker`` needs, resolved with upstream's
     configuration and drivers, in its wire form; None when this setup
-    needs the in-process worker (an indexer other than PostgreSQL or an
-    SQLite file, a driver that is not ``rs-*``)."""
+    needs the in-process worker (an indexer other than PostgreSQL, MySQL
+    through PyMySQL or an SQLite file, a driver that is not ``rs-*``)."""
     from gnocchi_rs import incoming as rs_incoming
     from gnocchi_rs import storage as rs_storage
 
     if os.environ.get("GNOCCHI_RS_LEAN_WORKER", "1") == "0":
         return None
-    # psycopg2, the driver the lean worker speaks to PostgreSQL with; or
-    # an SQLite file, which the standard library reads.
-    scheme = conf.indexer.url.split(":", 1)[0]
-    if scheme == "sqlite":
-        from gnocchi_rs.sack_worker import sqlite_index
-        try:
-            sqlite_index.database_path(conf.indexer.url)
-        except ValueError:
-            return None
-    elif scheme not in ("postgresql", "postgres", "postgresql+psycopg2") \
-            or importlib.util.find_spec("psycopg2") is None:
+    # The lean worker speaks to PostgreSQL with psycopg2, to MySQL with
+    # PyMySQL, and reads an SQLite file with the standard library.
+    if not _lean_index_possible(conf.indexer.url):
         return None
     if not (isinstance(incoming_driver, rs_incoming.NativeIncomingMixin)
             and isinstance(storage_driver, rs_storage.NativeStorageMixin)):

@@ -3,7 +3,8 @@ and one transaction for the updates that follow processing, with the
 effects of upstream's ``update_last_measure_timestamp``,
 ``update_needs_raw_data_truncation`` and of its resource revival (which
 ``revive`` makes). On PostgreSQL through psycopg2 here; on SQLite through
-the standard library in ``sqlite_index``."""
+the standard library in ``sqlite_index``; on MySQL/MariaDB through PyMySQL
+in ``mysql_index``."""
 from __future__ import annotations
 
 import datetime
@@ -177,13 +178,20 @@ class PostgresIndex(LeanIndex):
         return self._run(work)
 
 
-def is_sqlite(url):
-    return url.split(":", 1)[0].partition("+")[0] == "sqlite"
+def database_kind(url):
+    """postgresql, mysql or sqlite: the database of an indexer URL."""
+    kind = url.split(":", 1)[0].partition("+")[0]
+    return "postgresql" if kind == "postgres" else kind
 
 
 def open_index(url):
-    """The lean index for an indexer URL: SQLite's or PostgreSQL's."""
-    if is_sqlite(url):
+    """The lean index for an indexer URL: PostgreSQL's, MySQL's or
+    SQLite's."""
+    kind = database_kind(url)
+    if kind == "sqlite":
         from gnocchi_rs.sack_worker import sqlite_index
         return sqlite_index.SqliteIndex(url)
+    if kind == "mysql":
+        from gnocchi_rs.sack_worker import mysql_index
+        return mysql_index.MysqlIndex(url)
     return PostgresIndex(url)
