@@ -12,7 +12,9 @@
 #      suite on the SQLite indexer with rs-file;
 #   6. its functional_live suite against `gnocchi-rs api` + `gnocchi-rs
 #      metricd` (tools/run-functional-live.sh), on PostgreSQL and MariaDB;
-#   7. the README's two commands in a fresh venv (tools/check-readme-start.sh).
+#   7. the README's two commands in a fresh venv (tools/check-readme-start.sh);
+#   8. the sdist and the manylinux wheel built, the wheel installed where no
+#      Rust toolchain is, and served from (tools/check-wheel.sh).
 # Exits non-zero when anything failed; the last lines summarise each part.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -76,6 +78,11 @@ echo "== the README's two commands: tools/install.sh (no extras) then gnocchi-rs
 bash tools/check-readme-start.sh 2>&1 | tee /tmp/gnocchi-rs-readme.log
 rc=${PIPESTATUS[0]}
 record "README install + serve" "$rc" "$(tail -1 /tmp/gnocchi-rs-readme.log)"
+
+echo "== the wheel: built (manylinux_2_34), installed without Rust, serving"
+bash tools/check-wheel.sh 2>&1 | tee /tmp/gnocchi-rs-wheel.log
+rc=${PIPESTATUS[0]}
+record "wheel install + serve" "$rc" "$(tail -1 /tmp/gnocchi-rs-wheel.log)"
 
 echo "== summary"
 printf '%s\n' "${summary[@]}"
