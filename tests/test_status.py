@@ -64,8 +64,13 @@ def test_progress_from_the_published_rates():
     summary = status.with_progress(report)["storage"]["summary"]
     assert summary["processing_rate"] == {sacks.MEASURES_RATE: 150.5,
                                           sacks.METRICS_RATE: 15.0}
-    assert summary["drain_estimate"] == 20.0
+    # The upstream worker's share is unknown: no estimate.
+    assert summary["drain_estimate"] is None
     assert summary["oldest_measure_age"] is None
+    del report["metricd"]["statistics"]["c"]
+    report["metricd"]["processors"].remove("c")
+    summary = status.with_progress(report)["storage"]["summary"]
+    assert summary["drain_estimate"] == 20.0
     report["storage"]["summary"]["metrics"] = 0
     assert status.with_progress(report)["storage"]["summary"][
         "drain_estimate"] == 0

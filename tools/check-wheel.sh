@@ -11,18 +11,19 @@
 # Usage: tools/check-wheel.sh [--keep-dist DIR]
 #   --keep-dist DIR   leave the built sdist and wheel in DIR
 set -uo pipefail
+KEEP_DIST=""
+# Absolute, from the caller's directory: the script changes directory.
+[ "${1:-}" != --keep-dist ] || KEEP_DIST=$(realpath -m -- "${2:?}")
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
 PROG=check-wheel
 COMPATIBILITY=manylinux_2_34
 
-KEEP_DIST=""
-[ "${1:-}" != --keep-dist ] || KEEP_DIST=${2:?}
-
 WORK=$(mktemp -d /tmp/gnocchi-rs-wheel.XXXXXX)
 SERVE=""
 finish() {
     local rc=$1
+    trap - EXIT INT TERM
     [ -z "$SERVE" ] || kill -KILL "$SERVE" 2>/dev/null
     if [ -n "$KEEP_DIST" ] && [ -d "$WORK/dist" ]; then
         mkdir -p "$KEEP_DIST" && cp "$WORK"/dist/* "$KEEP_DIST"/
@@ -31,6 +32,8 @@ finish() {
     if [ "$rc" = 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
     exit "$rc"
 }
+# A timeout or Ctrl-C must not leave serve running or the work dir behind.
+trap 'finish 1' EXIT INT TERM
 fail() {
     echo "$PROG: $*" >&2
     for f in "$WORK/build.log" "$WORK/install.log" "$WORK/serve.err"; do
@@ -116,6 +119,8 @@ while True:
 assert rows == [["2026-12-01T12:00:00+00:00", 300.0, 42.5]], rows
 PYEOF
 kill -TERM "$SERVE"
+for _ in $(seq 1 300); do kill -0 "$SERVE" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$SERVE" 2>/dev/null && fail "serve did not stop within 30 s of SIGTERM"
 wait "$SERVE"
 rc=$?
 SERVE=""

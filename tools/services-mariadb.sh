@@ -28,7 +28,12 @@ as_mariadb() {
 
 mariadb_sockdir() {
     local base=$DIR/mariadb d
-    if [ -s "$base/sockdir" ]; then cat "$base/sockdir"; return; fi
+    if [ -s "$base/sockdir" ]; then
+        d=$(cat "$base/sockdir")
+        mkdir -p "$d"     # /tmp may have been cleaned since
+        echo "$d"
+        return
+    fi
     d=$base/run
     if [ $(( ${#d} + 12 )) -gt 100 ]; then
         d=$(mktemp -d /tmp/gnocchi-rs-mariadb.XXXXXX)
@@ -81,6 +86,13 @@ start_mariadb() {
         /usr/bin/mariadb --no-defaults -S "$sock" -uroot -e 'SELECT 1' >/dev/null 2>&1 && break
         sleep 0.2
     done
+    # Known by its pid file from here; a server too slow to write it is
+    # found by its data directory and stopped.
+    if ! mariadb_pid >/dev/null; then
+        stop_mariadb
+        show_log_tail "$logf"
+        die "mariadb did not start within ${TIMEOUT}s"
+    fi
     /usr/bin/mariadb --no-defaults -S "$sock" -uroot -e "
         CREATE DATABASE gnocchi;
         CREATE USER 'gnocchi'@'localhost'; CREATE USER 'gnocchi'@'127.0.0.1';
@@ -95,12 +107,23 @@ start_mariadb() {
         "GNOCCHI_RS_MYSQL_PORT=$port" "GNOCCHI_RS_MYSQL_SOCKET=$sock"
 }
 
+# Servers of DIR's data directory, pid file or not.
+mariadb_pids_by_datadir() {
+    pgrep -f -- "mariadbd --no-defaults --datadir=$DIR/mariadb/data " || true
+}
+
 stop_mariadb() {
-    local base=$DIR/mariadb pid sockdir
+    local base=$DIR/mariadb pid sockdir pids
     rm -f "$DIR/mariadb.env"
     if pid=$(mariadb_pid); then
         terminate "$pid"
         log "mariadb stopped ($base/data)"
+    fi
+    pids=$(mariadb_pids_by_datadir)
+    if [ -n "$pids" ]; then
+        # shellcheck disable=SC2086  # one pid per word
+        terminate $pids
+        log "mariadb stopped ($base/data, found by its data directory)"
     fi
     if [ -s "$base/sockdir" ]; then
         sockdir=$(cat "$base/sockdir")

@@ -8,7 +8,7 @@
 #      real redis-server and a single-node Ceph cluster, the SIGKILL test;
 #   5. upstream Gnocchi's own unit + gabbi suites with rs-file, rs-redis and
 #      rs-ceph aliased in for file, redis and ceph, against PostgreSQL; the
-#      same with rs-file against MariaDB; then its indexer tests and gabbi
+#      same with rs-file and rs-redis against MariaDB; then its indexer tests and gabbi
 #      suite on the SQLite indexer with rs-file;
 #   6. its functional_live suite against `gnocchi-rs api` + `gnocchi-rs
 #      metricd` (tools/run-functional-live.sh), on PostgreSQL and MariaDB;
@@ -50,10 +50,12 @@ for alias in file=rs-file redis=rs-redis ceph=rs-ceph; do
     record "upstream suites ($alias)" "$rc" "$(tail -1 /tmp/gnocchi-rs-upstream.log)"
 done
 
-echo "== upstream gnocchi 4.7.1 unit + gabbi suites, MariaDB indexer, file=rs-file"
-bash tools/run-upstream-suite.sh --venv "$GNOCCHI_RS_VENV" --indexer mysql --alias file=rs-file 2>&1 | tee /tmp/gnocchi-rs-upstream.log
-rc=${PIPESTATUS[0]}
-record "upstream suites (MariaDB, file=rs-file)" "$rc" "$(tail -1 /tmp/gnocchi-rs-upstream.log)"
+for alias in file=rs-file redis=rs-redis; do
+    echo "== upstream gnocchi 4.7.1 unit + gabbi suites, MariaDB indexer, $alias"
+    bash tools/run-upstream-suite.sh --venv "$GNOCCHI_RS_VENV" --indexer mysql --alias "$alias" 2>&1 | tee /tmp/gnocchi-rs-upstream.log
+    rc=${PIPESTATUS[0]}
+    record "upstream suites (MariaDB, $alias)" "$rc" "$(tail -1 /tmp/gnocchi-rs-upstream.log)"
+done
 
 # The embedded default's indexer: upstream's indexer tests and its gabbi
 # HTTP suite on SQLite with rs-file. (test_models_sync, which runs the

@@ -5,7 +5,8 @@ Usage: create_metricd_group.py COORDINATION_URL
 GET /v1/status lists the members of that group; upstream's tests run no
 metricd that would create it, and tooz's file driver (unlike PostgreSQL's,
 which has no groups) raises GroupNotCreated: a 500. Called by
-tools/run-upstream-suite.sh for --indexer sqlite.
+tools/run-upstream-suite.sh for --indexer sqlite, and for mysql with Redis
+coordination.
 """
 import sys
 

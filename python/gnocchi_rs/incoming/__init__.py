@@ -28,6 +28,8 @@ class NativeIncomingMixin:
     # Whether metricd reads the sacks' backlog before a pass (drivers
     # without notifications).
     backlog_before_passes = False
+    # Whether blob names keep their arrival time (file, Ceph; not Redis).
+    keeps_arrival_times = True
 
     def _native_incoming(self):  # pragma: no cover - defined by subclasses
         raise NotImplementedError
@@ -85,16 +87,21 @@ class NativeIncomingMixin:
     def measures_report(self, details=True):
         """Upstream's report, its summary with the age in seconds of the
         oldest measure waiting (``oldest_measure_age``: None when nothing
-        waits or the backend keeps no arrival times, as Redis)."""
+        waits or the backend keeps no arrival times, as Redis). The age
+        is a second walk of the sacks, skipped when it cannot tell."""
         report = super().measures_report(details)
+        summary = report["summary"]
+        summary["oldest_measure_age"] = None
+        if not (self.keeps_arrival_times and summary.get("measures")):
+            return report
         try:
             backlog = self.sack_backlog(str(s) for s in self.iter_sacks())
         except Exception as e:
             LOG.warning("Unable to read the backlog's age: %s", e)
-            backlog = []
+            return report
         oldest = min((t for _, t in backlog if t is not None), default=None)
-        report["summary"]["oldest_measure_age"] = (
-            None if oldest is None else max(0, int(time.time()) - oldest))
+        if oldest is not None:
+            summary["oldest_measure_age"] = max(0, int(time.time()) - oldest)
         return report
 
     def _build_report(self, details):

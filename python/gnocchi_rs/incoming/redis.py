@@ -11,6 +11,9 @@ from gnocchi_rs.incoming import NativeIncomingMixin
 class RedisStorage(NativeIncomingMixin, upstream_redis.RedisStorage):
     """``rs-redis`` incoming: one list per metric, ``<sack>:<metric>``."""
 
+    # A list holds blobs without the time they arrived.
+    keeps_arrival_times = False
+
     def __init__(self, conf, greedy=True):
         super().__init__(conf, greedy)
         self.greedy = greedy

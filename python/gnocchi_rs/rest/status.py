@@ -4,13 +4,16 @@ progress from in its storage summary:
 - ``oldest_measure_age``: seconds the oldest waiting measure has waited
   (from the incoming driver's report; None when nothing waits, or on
   Redis, whose lists keep no arrival time);
-- ``processing_rate``: measures and metrics per second, summed over the
-  processing workers that publish their rates (ours, where the
-  coordination backend keeps capabilities); None when none does;
+- ``processing_rate``: measures and metrics per second over the last
+  minute, summed over the processing workers that publish their rates
+  (ours, where the coordination backend keeps capabilities); None when
+  none does. It is the throughput observed, idle time included: after a
+  quiet minute it is low whatever the workers could do;
 - ``drain_estimate``: seconds until the metrics now waiting are processed
   at that rate (a pass takes all of a metric's waiting measures at once,
   so metrics, not blobs, are what drains); 0 when nothing waits, None
-  when no rate is known.
+  when the rate is unknown, nil, or not published by every processor
+  (upstream's workers publish none: the sum would undercount).
 
 Upstream's keys and their counts are unchanged (its tests count them).
 """
@@ -43,10 +46,12 @@ def with_progress(report):
                 float(s.get(sacks.MEASURES_RATE, 0)) for s in published), 3),
             sacks.METRICS_RATE: round(rate, 3),
         }
+    processors = (report.get("metricd") or {}).get("processors") or ()
+    complete = len(published) >= len(processors)
     waiting = summary.get("metrics") or 0
     if not waiting:
         summary["drain_estimate"] = 0
-    elif rate:
+    elif rate and complete:
         summary["drain_estimate"] = round(waiting / rate, 1)
     else:
         summary["drain_estimate"] = None

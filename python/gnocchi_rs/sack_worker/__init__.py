@@ -12,8 +12,9 @@ the native core:
 * the measures of a sack stay native from the read to the write
   (``read_sack_held`` / ``process_held``), and are deleted only once
   their aggregates are stored and the indexer updated (at-least-once);
-* the indexer is PostgreSQL, through psycopg2, or the embedded default's
-  SQLite file, through the standard library: one lookup per sack and
+* the indexer is PostgreSQL through psycopg2, MySQL/MariaDB through
+  PyMySQL, or the embedded default's SQLite file through the standard
+  library: one lookup per sack and
   one transaction for the updates that follow processing, with the
   effects of upstream's ``update_last_measure_timestamp``,
   ``update_needs_raw_data_truncation`` and resource revival; reviving a
@@ -22,11 +23,11 @@ the native core:
 * sack locks, the processing group and the hash ring are upstream's
   (``gnocchi_rs.sacks``), so it shares the sacks with upstream's workers.
 
-Other setups (another indexer, a driver that is not ``rs-*``) keep the
-in-process worker of ``gnocchi_rs.metricd``.
+Other setups (another database driver, a storage or incoming driver that
+is not ``rs-*``) keep the in-process worker of ``gnocchi_rs.metricd``.
 
 ``settings`` (what metricd sends), ``index`` (PostgreSQL),
-``sqlite_index`` (SQLite), ``backends``
+``sqlite_index`` (SQLite), ``mysql_index`` (MySQL), ``backends``
 (the native drivers), ``revive``, ``worker``, ``reporter`` (the backlog
 report), ``logs``, and ``__main__`` (the process: signals, the master).
 """

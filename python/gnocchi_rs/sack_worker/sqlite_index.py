@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 import sqlite3
 import uuid
+from urllib import parse
 
 from gnocchi_rs.sack_worker.index import LeanIndex
 
@@ -65,9 +66,12 @@ class SqliteIndex(LeanIndex):
 
     def _connect(self):
         if self._connection is None:
+            # mode=rw: a missing file is an error, not a new empty
+            # database where the indexer's should be.
             connection = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_SECONDS,
-                isolation_level=None, check_same_thread=False)
+                "file:%s?mode=rw" % parse.quote(self.path), uri=True,
+                timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
+                check_same_thread=False)
             connection.execute("PRAGMA foreign_keys = ON")
             self._connection = connection
         return self._connection
