@@ -2,30 +2,12 @@
 //! end every blob name with the UTC time it was written, to the second
 //! (`_%Y%m%d_%H:%M:%S`). Read back, it gives the backlog's age.
 
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+use crate::carbonara::timestamp::{civil_from_days, days_from_civil};
 
 /// `_%Y%m%d_%H:%M:%S` of a UTC unix time, as upstream names blobs.
 pub(crate) fn utc_suffix(unix_seconds: i64) -> String {
-    let days = unix_seconds.div_euclid(86_400);
+    let (year, month, day) = civil_from_days(unix_seconds.div_euclid(86_400));
     let secs = unix_seconds.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
     format!("_{year:04}{month:02}{day:02}_{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
@@ -50,7 +32,7 @@ pub(crate) fn arrival_of(name: &[u8]) -> Option<i64> {
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
         return None;
     }
-    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
+    Some(days_from_civil(year, month as u32, day as u32) * 86_400 + hour * 3600 + minute * 60 + second)
 }
 
 #[cfg(test)]

@@ -52,7 +52,31 @@ class LeanIndex:
     resource id, truncation flag, back window, definition, methods) and
     ``_update(now, truncated, ids, resource_ids)`` (one transaction;
     returns the ended resources among ``resource_ids``: rows of id, type,
-    ended_at as a naive UTC datetime)."""
+    ended_at as a naive UTC datetime), with ``_cursor()`` (connecting
+    when needed) and ``_database_errors()`` for ``_run``."""
+
+    _connection = None
+
+    def _run(self, work):
+        """Runs ``work(cursor)``; on a database error the connection is
+        dropped (the next call opens another) and the error raised, so
+        that the sack is processed again on the next pass."""
+        try:
+            cursor = self._cursor()
+            try:
+                return work(cursor)
+            finally:
+                cursor.close()
+        except self._database_errors():
+            self.close()
+            raise
+
+    def close(self):
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            finally:
+                self._connection = None
 
     def active_metrics(self, metric_ids):
         """The active metrics among ``metric_ids`` (uuid strings), each
@@ -137,24 +161,10 @@ class PostgresIndex(LeanIndex):
             self._connection.autocommit = True
         return self._connection.cursor()
 
-    def _run(self, work):
-        """Runs ``work(cursor)``; a broken connection is dropped (the next
-        call reconnects) and the error raised, so that the sack is
-        processed again on the next pass."""
+    def _database_errors(self):
+        # A broken connection; other errors leave it usable.
         import psycopg2
-        try:
-            with self._cursor() as cursor:
-                return work(cursor)
-        except (psycopg2.OperationalError, psycopg2.InterfaceError):
-            self.close()
-            raise
-
-    def close(self):
-        if self._connection is not None:
-            try:
-                self._connection.close()
-            finally:
-                self._connection = None
+        return (psycopg2.OperationalError, psycopg2.InterfaceError)
 
     def _lookup(self, metric_ids):
         return self._run(lambda c: (c.execute(self.LOOKUP, (metric_ids,)),
