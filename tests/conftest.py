@@ -51,6 +51,26 @@ def postgresql_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def new_postgresql_database(postgresql_url):
+    """A function giving the URL of a new database of its own on the
+    session's PostgreSQL server."""
+    import sqlalchemy
+
+    url = sqlalchemy.engine.make_url(postgresql_url)
+
+    def new_database():
+        name = "gnocchi_%s" % uuid.uuid4().hex[:12]
+        engine = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as connection:
+                connection.exec_driver_sql("CREATE DATABASE %s" % name)
+        finally:
+            engine.dispose()
+        return url.set(database=name).render_as_string(hide_password=False)
+    return new_database
+
+
+@pytest.fixture(scope="session")
 def new_mysql_database():
     """A MariaDB server started by the project's script (or the one named
     by GNOCCHI_RS_MYSQL_URL), as a SQLAlchemy URL: each use gets a new

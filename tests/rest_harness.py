@@ -4,7 +4,8 @@ directory, and its index and stores set up as `gnocchi-rs upgrade` would."""
 import os
 
 
-def embedded_conf(directory):
+def embedded_conf(directory, indexer_url=None):
+    """The configuration; ``indexer_url`` in place of the SQLite file."""
     from gnocchi import service
     from oslo_config import cfg
 
@@ -12,10 +13,12 @@ def embedded_conf(directory):
     with open(path, "w") as f:
         f.write("[DEFAULT]\ncoordination_url = file://{d}/coordination\n"
                 "[api]\nauth_mode = basic\n"
-                "[indexer]\nurl = sqlite:///{d}/index.sqlite\n"
+                "[indexer]\nurl = {u}\n"
                 "[storage]\ndriver = rs-file\nfile_basepath = {d}/storage\n"
                 "[incoming]\ndriver = rs-file\n"
-                "file_basepath = {d}/storage\n".format(d=directory))
+                "file_basepath = {d}/storage\n".format(
+                    d=directory,
+                    u=indexer_url or "sqlite:///%s/index.sqlite" % directory))
     return service.prepare_service(args=["--config-file", path],
                                    conf=cfg.ConfigOpts(), skip_log_opts=True)
 

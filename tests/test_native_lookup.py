@@ -1,7 +1,8 @@
 """The plain-row metric lookups of the native routes
-(gnocchi_rs.rest.lookup) against upstream's ``list_metrics``: the same
-metrics, and policy targets equal to what upstream's controllers build
-from its ORM objects."""
+(gnocchi_rs.rest.lookup, run through gnocchi_rs.rest.raw_query) against
+upstream's ``list_metrics``: the same metrics, and policy targets equal to
+what upstream's controllers build from its ORM objects, on SQLite,
+PostgreSQL and MariaDB."""
 from __future__ import annotations
 
 import datetime
@@ -15,40 +16,53 @@ from gnocchi_rs.rest import lookup
 from gnocchi_rs.rest import policy
 
 
-@pytest.fixture(scope="module")
-def index(tmp_path_factory):
+# Ids of this run's objects (a server's database may outlive the run).
+_BASE = uuid.uuid4().int & ~0xFFFF
+HOST = "host_" + uuid.uuid4().hex[:8]
+
+
+def _uid(n):
+    return uuid.UUID(int=_BASE + n)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql", "mysql"])
+def index(request, tmp_path_factory):
     from gnocchi import utils
 
-    conf = rest_harness.embedded_conf(str(tmp_path_factory.mktemp("lookup")))
+    url = None
+    if request.param != "sqlite":
+        url = request.getfixturevalue("new_%s_database" % request.param)()
+    conf = rest_harness.embedded_conf(str(tmp_path_factory.mktemp("lookup")),
+                                      url)
     index = rest_harness.set_up(conf)
     index.create_resource_type(
         index.get_resource_type_schema().resource_type_from_dict(
-            "host", {"host_name": {"type": "string", "required": True,
+            HOST, {"host_name": {"type": "string", "required": True,
                                    "min_length": 1, "max_length": 20}},
             "creating"))
     plain = utils.ResourceUUID("plain", "alice:project-a")
     index.create_resource("generic", plain, "alice:project-a",
                           user_id="alice", project_id="project-a",
                           original_resource_id="plain")
-    ended = uuid.UUID(int=11)
+    ended = _uid(11)
     index.create_resource(
         "generic", ended, "nocolon",
         started_at=datetime.datetime(2017, 1, 1, 0, 0, 1, 123456),
         ended_at=datetime.datetime(2017, 1, 2))
-    host = uuid.UUID(int=12)
-    index.create_resource("host", host, "bob:", host_name="h1")
+    host = _uid(12)
+    index.create_resource(HOST, host, "bob:", host_name="h1")
     metrics = {
-        "no resource": index.create_metric(uuid.UUID(int=1), "bob:p",
+        "no resource": index.create_metric(_uid(1), "bob:p",
                                            "low"),
         "no creator project": index.create_metric(
-            uuid.UUID(int=2), "bob", "medium", name="m", unit="ns"),
+            _uid(2), "bob", "medium", name="m", unit="ns"),
         "on a resource": index.create_metric(
-            uuid.UUID(int=3), "alice:project-a", "low", name="cpu",
+            _uid(3), "alice:project-a", "low", name="cpu",
             resource_id=plain),
         "on an ended resource": index.create_metric(
-            uuid.UUID(int=4), "x:y", "high", name="cpu", resource_id=ended),
+            _uid(4), "x:y", "high", name="cpu", resource_id=ended),
         "on a typed resource": index.create_metric(
-            uuid.UUID(int=5), "bob:", "low", name="cpu", resource_id=host),
+            _uid(5), "bob:", "low", name="cpu", resource_id=host),
     }
     yield index, metrics
     index.disconnect()
@@ -84,8 +98,8 @@ def test_the_same_target_as_upstream(index, case):
 
 def test_by_name_as_upstream(index):
     index, metrics = index
-    for resource_id in (uuid.UUID(int=11), uuid.UUID(int=12),
-                        uuid.UUID(int=13)):
+    for resource_id in (_uid(11), _uid(12),
+                        _uid(13)):
         for name in ("cpu", "m", "nope"):
             upstream = index.list_metrics(details=True, attribute_filter={
                 "and": [{"=": {"name": name}},
@@ -94,7 +108,7 @@ def test_by_name_as_upstream(index):
                                          name)
             assert [_ordered(gnocchi_json.to_primitive(m)) for m in ours] \
                 == [_ordered(gnocchi_json.to_primitive(m)) for m in upstream]
-    assert lookup.metric_by_id(index, uuid.UUID(int=99)) == []
+    assert lookup.metric_by_id(index, _uid(99)) == []
 
 
 def test_an_unknown_resource_type_is_upstreams_error(index):
@@ -104,9 +118,9 @@ def test_an_unknown_resource_type_is_upstreams_error(index):
     with pytest.raises(indexer.NoSuchResourceType):
         index.get_resource_type("nosuchtype")
     with pytest.raises(indexer.NoSuchResourceType):
-        lookup.metric_by_name(index, "nosuchtype", uuid.UUID(int=12), "cpu")
+        lookup.metric_by_name(index, "nosuchtype", _uid(12), "cpu")
     # Any existing type will do, as upstream's path reads it.
-    assert lookup.metric_by_name(index, "host", uuid.UUID(int=11), "cpu")
+    assert lookup.metric_by_name(index, HOST, _uid(11), "cpu")
 
 
 def test_deleted_metrics_are_not_found(index):
@@ -115,3 +129,41 @@ def test_deleted_metrics_are_not_found(index):
     assert lookup.metric_by_id(index, metric_id)
     index.delete_metric(metric_id)
     assert lookup.metric_by_id(index, metric_id) == []
+
+
+def test_batch_lookups_as_upstream(index):
+    """The batch routes' lookups (no details) give upstream's metrics and
+    the targets upstream's controllers flatten from its ORM objects, for
+    lists of every compiled size (a few values, one past a power of two,
+    more than one query holds)."""
+    from gnocchi_rs.rest import raw_query
+
+    index, metrics = index
+    ids = [m.id for m in metrics.values()]
+    resources = [_uid(11), _uid(12), _uid(13),
+                 metrics["on a resource"].resource_id]
+    for extra in (0, 1, 3, 2 * raw_query.SizedInQuery.LARGEST + 5):
+        wanted = ids + [uuid.uuid4() for _ in range(extra)]
+        for ours, attribute_filter in (
+                (lookup.metrics_by_ids(index, wanted, details=False),
+                 {"in": {"id": wanted}}),
+                (lookup.metrics_of_resources(
+                    index, resources + [uuid.uuid4() for _ in range(extra)]),
+                 {"in": {"resource_id": resources}})):
+            theirs = index.list_metrics(attribute_filter=attribute_filter)
+            assert theirs
+            assert sorted(m.id for m in ours) == sorted(m.id for m in theirs)
+            cache = {}
+            assert {m.id: m.flattened_target(cache) for m in ours} == {
+                m.id: policy.flattened(m.jsonify()) for m in theirs}
+            assert {m.id: (m.name, m.unit, m.creator, m.resource_id,
+                           m.archive_policy_name) for m in ours} == {
+                m.id: (m.name, m.unit, m.creator, m.resource_id,
+                       m.archive_policy.name) for m in theirs}
+
+
+def test_padded_sizes():
+    from gnocchi_rs.rest import raw_query
+
+    assert [raw_query.padded_size(n, 8) for n in range(1, 12)] == [
+        1, 2, 4, 4, 8, 8, 8, 8, 8, 8, 8]

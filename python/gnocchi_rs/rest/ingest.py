@@ -76,8 +76,8 @@ class IngestRoutes:
         if not ids:
             raise Declined("empty batch")
         metric_ids = [uuid.UUID(bytes=i) for i in ids]
-        metrics = lookup.active_metrics(self._backend("indexer"),
-                                        {"in": {"id": metric_ids}})
+        metrics = lookup.metrics_by_ids(self._backend("indexer"),
+                                        metric_ids, details=False)
         if len(metrics) != len(metric_ids):
             raise Declined("unknown metrics")
         index_of = {m: i for i, m in enumerate(metric_ids)}
@@ -99,13 +99,11 @@ class IngestRoutes:
                 raise Declined("a resource named twice")
             wanted[resource_id] = {name: index
                                    for name, _, _, index in metrics}
-        clauses = [{"and": [{"=": {"resource_id": rid}},
-                            {"in": {"name": list(names)}}]}
-                   for rid, names in wanted.items() if names]
-        if not clauses:
+        if not any(wanted.values()):
             raise Declined("no metric named")
-        found = lookup.active_metrics(self._backend("indexer"),
-                                      {"or": clauses})
+        found = lookup.metrics_of_resources(
+            self._backend("indexer"),
+            [rid for rid, names in wanted.items() if names])
         targets = []
         for metric in found:
             index = wanted.get(metric.resource_id, {}).get(metric.name)

@@ -18,6 +18,7 @@ from gnocchi.indexer import sqlalchemy as upstream_sql
 from gnocchi.indexer import sqlalchemy_base
 
 from gnocchi_rs.rest import policy
+from gnocchi_rs.rest import raw_query
 
 _Metric = sqlalchemy_base.Metric
 _ArchivePolicy = sqlalchemy_base.ArchivePolicy
@@ -75,10 +76,22 @@ class MetricRow:
         part = flattened_policies.get(self.archive_policy_name)
         if part is None:
             part = flattened_policies[self.archive_policy_name] = \
-                policy.flattened({"archive_policy": self.archive_policy})
+                _flattened_policy(self.archive_policy)
         d = self._columns()
         d.update(part)
         return d
+
+
+def _flattened_policy(ap):
+    """What flattening a target holds of the archive policy upstream's
+    ORM loads with a metric: a model, flattened as a dictionary of its
+    columns."""
+    if ap is None:
+        return {"archive_policy": None}
+    return {"archive_policy.name": ap.name,
+            "archive_policy.back_window": ap.back_window,
+            "archive_policy.definition": ap.definition,
+            "archive_policy.aggregation_methods": ap.aggregation_methods}
 
 
 class DetailedMetricRow(MetricRow):
@@ -97,27 +110,6 @@ class DetailedMetricRow(MetricRow):
 
     def flattened_target(self, flattened_policies):
         return policy.flattened(self.jsonify())
-
-
-def active_metrics(indexer, attribute_filter):
-    """``indexer.list_metrics(attribute_filter=...)`` as rows; upstream's
-    own call on indexers that are not upstream's SQL one."""
-    facade = getattr(indexer, "facade", None)
-    if not isinstance(indexer, upstream_sql.SQLAlchemyIndexer) or \
-            facade is None:
-        return indexer.list_metrics(attribute_filter=attribute_filter)
-    with facade.independent_reader() as session:
-        dialect = session.connection().dialect.name
-        query = sqlalchemy.select(*_COLUMNS).filter(
-            _Metric.status == "active").filter(
-                upstream_sql.QueryTransformer.build_filter(
-                    dialect, _Metric, attribute_filter))
-        rows = session.execute(query).all()
-        names = {row[-1] for row in rows}
-        policies = {ap.name: ap for ap in session.execute(
-            sqlalchemy.select(_ArchivePolicy).filter(
-                _ArchivePolicy.name.in_(names))).scalars()} if names else {}
-        return [MetricRow(row, policies.get(row[-1])) for row in rows]
 
 
 def _resource_jsonified(values):
@@ -155,21 +147,40 @@ _POLICY_COLUMNS = (_ArchivePolicy.name, _ArchivePolicy.back_window) + tuple(
     sqlalchemy.literal_column("%s.%s" % (c.table.name, c.name),
                               sqlalchemy.types.NullType())
     for c in _UNCACHED)
-# Built once: a statement is compiled once, then found in the cache by its
-# key; a new filter per request is built and keyed each time.
-_BY_ID = _detailed_statement(
-    _Metric.id == sqlalchemy.bindparam("metric_id", type_=_Metric.id.type))
-_BY_IDS = _detailed_statement(_Metric.id.in_(
-    sqlalchemy.bindparam("metric_ids", type_=_Metric.id.type,
-                         expanding=True)))
-_BY_NAME = _detailed_statement(
+# Compiled once per dialect and run on a pooled DBAPI connection
+# (``raw_query``).
+_BY_ID = raw_query.RawQuery(_detailed_statement(
+    _Metric.id == sqlalchemy.bindparam("metric_id", type_=_Metric.id.type)))
+
+
+def _in_list(column, size):
+    return column.in_([sqlalchemy.bindparam("in_%d" % i, type_=column.type)
+                       for i in range(size)])
+
+
+def _plain_statement(*where):
+    """Upstream's ``list_metrics()`` query (no details) in plain columns,
+    with its archive policy's."""
+    return sqlalchemy.select(*(_COLUMNS + _POLICY_COLUMNS)).join(
+        _ArchivePolicy,
+        _ArchivePolicy.name == _Metric.archive_policy_name).where(
+            _Metric.status == "active", *where)
+
+
+_BY_IDS = raw_query.SizedInQuery(
+    lambda size: _detailed_statement(_in_list(_Metric.id, size)))
+_PLAIN_BY_IDS = raw_query.SizedInQuery(
+    lambda size: _plain_statement(_in_list(_Metric.id, size)))
+_PLAIN_BY_RESOURCE_IDS = raw_query.SizedInQuery(
+    lambda size: _plain_statement(_in_list(_Metric.resource_id, size)))
+_BY_NAME = raw_query.RawQuery(_detailed_statement(
     _Metric.name == sqlalchemy.bindparam("name", type_=_Metric.name.type),
     _Metric.resource_id == sqlalchemy.bindparam(
         "resource_id", type_=_Metric.resource_id.type)).add_columns(
             # The type named in the path, which upstream looks up first.
             sqlalchemy.exists().where(
                 _ResourceType.name == sqlalchemy.bindparam(
-                    "resource_type", type_=_ResourceType.name.type)))
+                    "resource_type", type_=_ResourceType.name.type))))
 
 
 class _LoadedArchivePolicy(archive_policy.ArchivePolicy):
@@ -203,17 +214,18 @@ def _policy_values(dialect, name, back_window, definition, methods):
     return name, back_window, convert[0](definition), convert[1](methods)
 
 
-def _detailed_rows(indexer, statement, parameters):
-    """The metrics ``statement`` finds, over one pooled connection (no
-    ORM session: most of the cost of a one-metric lookup), and the rows
-    (their columns past the metric's are the statement's own)."""
+def _detailed_rows(indexer, query, *arguments):
+    """The metrics ``query.rows(engine, *arguments)`` finds (no ORM
+    session, no Core execution: most of the cost of a one-metric lookup),
+    and the rows (their columns past the metric's are the statement's
+    own)."""
     found, policies = [], {}
     metric_width = len(_COLUMNS)
     policy_start = metric_width + len(_RESOURCE_COLUMNS)
     policy_end = policy_start + len(_POLICY_COLUMNS)
-    with indexer.facade.get_engine().connect() as connection:
-        dialect = connection.dialect
-        rows = connection.execute(statement, parameters).all()
+    engine = indexer.facade.get_engine()
+    dialect = engine.dialect
+    rows = query.rows(engine, *arguments)
     for row in rows:
         resource = row[metric_width:policy_start]
         policy_row = row[policy_start:policy_end]
@@ -248,13 +260,35 @@ def metrics_by_ids(indexer, metric_ids, details=True):
         return indexer.list_metrics(
             details=details,
             attribute_filter={"in": {"id": list(metric_ids)}})
-    found, rows = _detailed_rows(indexer, _BY_IDS,
-                                 {"metric_ids": list(metric_ids)})
     if details:
-        return found
-    # The same statement, the metrics as listed without their resource.
-    return [MetricRow(row[:len(_COLUMNS)], metric.archive_policy)
-            for metric, row in zip(found, rows)]
+        return _detailed_rows(indexer, _BY_IDS, metric_ids)[0]
+    return _plain_rows(indexer, _PLAIN_BY_IDS, metric_ids)
+
+
+def _plain_rows(indexer, query, values):
+    """The metrics (without their resource) a ``_plain_statement`` query
+    finds."""
+    engine = indexer.facade.get_engine()
+    policies = {}
+    width = len(_COLUMNS)
+    found = []
+    for row in query.rows(engine, values):
+        policy_row = row[width:]
+        ap = policies.get(policy_row[0])
+        if ap is None:
+            ap = policies[policy_row[0]] = _archive_policy(
+                *_policy_values(engine.dialect, *policy_row))
+        found.append(MetricRow(row[:width], ap))
+    return found
+
+
+def metrics_of_resources(indexer, resource_ids):
+    """The active metrics of the resources ``resource_ids`` as
+    ``list_metrics`` (no details) lists them, in no particular order."""
+    if not _sql_indexer(indexer):
+        return indexer.list_metrics(attribute_filter={
+            "in": {"resource_id": list(resource_ids)}})
+    return _plain_rows(indexer, _PLAIN_BY_RESOURCE_IDS, resource_ids)
 
 
 def metric_by_name(indexer, resource_type, resource_id, name):
