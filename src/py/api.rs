@@ -8,6 +8,7 @@ use super::records::detach_if_large;
 use crate::aggregates::expression::{self, Node};
 use crate::api::measures::{self, NamedMeasures};
 use crate::api::render::MeasuresJson;
+use crate::api::guard;
 use crate::api::Declined;
 use crate::carbonara::Point;
 use numpy::PyReadonlyArray1;
@@ -81,6 +82,13 @@ fn parse_resource_batch(py: Python<'_>, body: &[u8]) -> PyResult<ResourceBatch> 
     Ok((resources, ParsedMeasures { lists }))
 }
 
+/// What the request guard reads of a JSON body: `(valid UTF-8, nested
+/// deeper than max_depth)`.
+#[pyfunction]
+fn check_json_body(py: Python<'_>, body: &[u8], max_depth: usize) -> (bool, bool) {
+    detach_if_large(py, body.len(), || (std::str::from_utf8(body).is_ok(), guard::nesting_exceeds(body, max_depth)))
+}
+
 /// One series of a measures answer: its granularity in seconds, its
 /// timestamps (ns) and values (any strides: fields of a structured array).
 type SeriesArg<'py> = (f64, PyReadonlyArray1<'py, i64>, PyReadonlyArray1<'py, f64>);
@@ -136,6 +144,7 @@ fn parse_operations<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyA
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RequestDeclined", m.py().get_type::<RequestDeclined>())?;
     m.add_class::<ParsedMeasures>()?;
+    m.add_function(wrap_pyfunction!(check_json_body, m)?)?;
     m.add_function(wrap_pyfunction!(parse_measure_list, m)?)?;
     m.add_function(wrap_pyfunction!(parse_metric_batch, m)?)?;
     m.add_function(wrap_pyfunction!(parse_resource_batch, m)?)?;
