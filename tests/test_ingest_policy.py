@@ -102,3 +102,94 @@ def test_values_decide_by_their_text():
     decisions = policy.Decisions(enforcer, "numbers", {})
     got = [decisions.allowed({"count": c}) for c in (1, True, "1", 1.0)]
     assert got == [True, False, True, False]
+
+
+# -- decisions kept across requests -------------------------------------------
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@hypothesis.given(st.lists(st.tuples(_creds, _targets), min_size=1,
+                           max_size=30),
+                  st.sampled_from(sorted(set(_RULES) - {"remote"})))
+def test_shared_decisions_are_the_enforcers(requests, rule):
+    """One SharedDecisions for a run of requests with varying credentials
+    and targets: every answer the enforcer's."""
+    enforcer = _enforcer("default")
+    shared = policy.SharedDecisions(enforcer)
+    for creds, target in requests:
+        decisions = shared.decisions(rule, creds)
+        assert decisions.allowed(target) == enforcer.enforce(
+            rule, policy.flattened(target), creds)
+
+
+def test_shared_decisions_follow_a_changed_policy_file(tmp_path):
+    """The enforcer reads its policy file again when it changes; the kept
+    decisions go with the old rules."""
+    import os
+
+    path = tmp_path / "policy.yaml"
+    path.write_text('"post measures": "user:%(creator)s"\n')
+    conf = cfg.ConfigOpts()
+    conf([])
+    enforcer = oslo_policy.Enforcer(conf, policy_file=str(path))
+    shared = policy.SharedDecisions(enforcer)
+    creds = {"user": "a", "roles": []}
+    target = {"creator": "a", "name": "x"}
+    assert shared.decisions("post measures", creds).allowed(target)
+    assert shared.decisions("post measures", creds).allowed(target)
+    path.write_text('"post measures": "user:%(name)s"\n')
+    stat = os.stat(path)
+    os.utime(path, (stat.st_atime, stat.st_mtime + 10))
+    assert not shared.decisions("post measures", creds).allowed(target)
+    assert shared.decisions("post measures", creds).allowed(
+        {"creator": "b", "name": "a"})
+
+
+def test_credentials_that_are_not_plain_are_not_shared():
+    enforcer = _enforcer()
+    shared = policy.SharedDecisions(enforcer)
+    odd = {"user": "a", "roles": {"admin"}}
+    assert shared.decisions("admin", odd) is not \
+        shared.decisions("admin", odd)
+    plain = {"user": "a", "roles": ["admin"]}
+    assert shared.decisions("admin", plain) is \
+        shared.decisions("admin", dict(plain))
+    # A tuple is not a list to a check: not the same credentials.
+    assert shared.decisions("admin", plain) is not \
+        shared.decisions("admin", {"user": "a", "roles": ("admin",)})
+
+
+class _Jsonified:
+    def __init__(self, value):
+        self.value = value
+
+    def jsonify(self):
+        return self.value
+
+
+_leaves = st.one_of(st.none(), st.booleans(), st.integers(-2, 2),
+                    st.floats(allow_nan=False), st.text(max_size=3),
+                    st.uuids(), st.datetimes(),
+                    st.lists(st.integers(0, 2), max_size=2))
+_subjects = st.recursive(
+    _leaves,
+    lambda children: st.one_of(
+        st.dictionaries(st.sampled_from(["a", "b", "c"]), children,
+                        max_size=3),
+        st.dictionaries(st.sampled_from(["a", "b", "c"]), children,
+                        max_size=3).map(_Jsonified)),
+    max_leaves=12)
+
+
+@hypothesis.settings(max_examples=400, deadline=None)
+@hypothesis.given(st.dictionaries(st.sampled_from(["a", "b", "c"]),
+                                  _subjects, max_size=3).map(_Jsonified),
+                  st.lists(st.sampled_from(
+                      ["a", "b", "a.b", "b.c", "a.b.c", "c.a.a", "z"]),
+                      max_size=4))
+def test_primitive_values_are_those_of_the_flattened_primitive(subject,
+                                                               keys):
+    from gnocchi import json as gnocchi_json
+
+    flat = policy.flattened(gnocchi_json.to_primitive(subject))
+    assert policy.primitive_values(subject, tuple(keys)) == tuple(
+        policy._text(flat.get(k, policy._MISSING)) for k in keys)

@@ -14,6 +14,7 @@ import re
 import time
 from collections import abc
 
+from gnocchi import json as gnocchi_json
 from gnocchi.rest import api as upstream_api
 from oslo_config import cfg
 from oslo_policy import _checks
@@ -107,14 +108,18 @@ def flattened(target):
 
 
 class Decisions:
-    """The decisions of ``enforcer`` on ``rule`` for one request's
-    credentials, remembered by the values the rule reads."""
+    """The decisions of ``enforcer`` on ``rule`` for one set of
+    credentials, remembered by the values the rule reads (at most
+    ``MAX_KNOWN`` of them)."""
 
-    def __init__(self, enforcer, rule, creds):
+    MAX_KNOWN = 4096
+
+    def __init__(self, enforcer, rule, creds, load=True):
         self.enforcer = enforcer
         self.rule = rule
         self.creds = creds
-        enforcer.load_rules()
+        if load:
+            enforcer.load_rules()
         try:
             check = enforcer.rules[rule]
         except KeyError:
@@ -124,35 +129,141 @@ class Decisions:
         self.keys = None if keys is None else tuple(sorted(keys))
         self._known = {}
 
-    def allowed_flattened(self, flat):
-        """``enforcer.enforce(rule, flat, creds)`` for a target already
-        flattened."""
-        key = None if self.keys is None else tuple(
-            _text(flat.get(k, _MISSING)) for k in self.keys)
+    def allowed_by(self, values, flattened):
+        """``enforcer.enforce(rule, flattened(), creds)``, remembered by
+        ``values(keys)``: the texts of the flattened target's values of
+        the keys the rule reads (``_MISSING`` for an absent one)."""
+        key = None if self.keys is None else values(self.keys)
         if key is not None:
             try:
                 return self._known[key]
             except KeyError:
                 pass
-        decision = self.enforcer.enforce(self.rule, flat, self.creds)
+        decision = self.enforcer.enforce(self.rule, flattened(), self.creds)
         if key is not None:
+            if len(self._known) >= self.MAX_KNOWN:
+                self._known.clear()
             self._known[key] = decision
         return decision
+
+    def allowed_flattened(self, flat):
+        """``enforcer.enforce(rule, flat, creds)`` for a target already
+        flattened."""
+        return self.allowed_by(
+            lambda keys: tuple(_text(flat.get(k, _MISSING)) for k in keys),
+            lambda: flat)
 
     def allowed(self, target):
         """``enforcer.enforce(rule, flattened(target), creds)``, for a
         target dictionary as upstream's ``api.enforce`` receives it."""
-        key = None if self.keys is None else _projection(target, self.keys)
-        if key is not None:
-            try:
-                return self._known[key]
-            except KeyError:
-                pass
-        decision = self.enforcer.enforce(self.rule, flattened(target),
-                                         self.creds)
-        if key is not None:
-            self._known[key] = decision
-        return decision
+        return self.allowed_by(lambda keys: _projection(target, keys),
+                               lambda: flattened(target))
+
+
+def primitive_values(subject, keys):
+    """``tuple(_text(flattened(to_primitive(subject)).get(k, _MISSING))
+    for k in keys)`` without converting or flattening the whole subject:
+    each key's path followed as ``to_primitive`` would convert the nodes
+    on it (``jsonify()``, ``items()``), only its leaf converted. For
+    subjects whose dictionaries have string keys without dots (a metric
+    and its resource and archive policy), where a flattened key names
+    one path."""
+    values = []
+    for key in keys:
+        node = subject
+        for part in key.split("."):
+            node = _mapping_of(node)
+            if node is None or part not in node:
+                node = _MISSING
+                break
+            node = node[part]
+        if node is not _MISSING:
+            node = gnocchi_json.to_primitive(node)
+        # A dictionary is no leaf: flattening descends into it.
+        values.append(_text(_MISSING if isinstance(node, abc.Mapping)
+                            else node))
+    return tuple(values)
+
+
+def _mapping_of(node):
+    """The dictionary ``to_primitive`` makes of ``node``'s own level, or
+    None for a leaf (its order of tests)."""
+    if isinstance(node, (str, int, type(None), bool, float)):
+        return None
+    if hasattr(node, "jsonify"):
+        return _mapping_of(node.jsonify())
+    if isinstance(node, dict):
+        return node
+    if hasattr(node, "items"):
+        return dict(node.items())
+    return None
+
+
+def _frozen(value):
+    """``value`` as a hashable key that tells apart what a check could
+    (types included), or TypeError."""
+    if isinstance(value, (str, int, float, bool, type(None))):
+        return (type(value), value)
+    if isinstance(value, (list, tuple)):
+        return (type(value), tuple(_frozen(v) for v in value))
+    if isinstance(value, dict):
+        return (dict, tuple(sorted((k, _frozen(v))
+                                   for k, v in value.items())))
+    raise TypeError("not a plain value: %r" % type(value))
+
+
+class SharedDecisions:
+    """``Decisions`` kept across requests, per rule and credentials, for
+    as long as the enforcer's rules are the ones they were made under.
+
+    A decision of oslo.policy's enforcer depends on the rule's checks,
+    the credentials and the target's values its checks read; the first
+    two are the key of a ``Decisions``, which remembers the third. Each
+    call reloads the rules as ``enforce`` does (a changed policy file is
+    read), and compares them with the ones the kept decisions were made
+    under: the rules object, its default rule, every (name, check) pair
+    (checks are new objects when parsed again; the pairs are held, so no
+    identity is reused) and the two options that change how the enforcer
+    reads them. On any difference all kept decisions are dropped.
+    Credentials that are not plain values, and rules whose reads cannot be
+    known, get a ``Decisions`` of their own, as before."""
+
+    MAX_CREDENTIALS = 512
+
+    def __init__(self, enforcer):
+        self.enforcer = enforcer
+        self._snapshot = None
+        self._kept = {}
+
+    def _rules_snapshot(self):
+        enforcer = self.enforcer
+        rules = enforcer.rules
+        options = getattr(getattr(enforcer, "conf", None), "oslo_policy",
+                          None)
+        return (rules, rules.default_rule,
+                getattr(options, "enforce_scope", None),
+                getattr(options, "enforce_new_defaults", None),
+                tuple(rules.items()))
+
+    def decisions(self, rule, creds):
+        self.enforcer.load_rules()
+        snapshot = self._rules_snapshot()
+        if snapshot != self._snapshot:
+            # A new generation: decisions in flight keep the old dict.
+            self._kept = {}
+            self._snapshot = snapshot
+        try:
+            key = (rule, _frozen(creds))
+        except TypeError:
+            return Decisions(self.enforcer, rule, creds, load=False)
+        kept = self._kept
+        found = kept.get(key)
+        if found is None:
+            if len(kept) >= self.MAX_CREDENTIALS:
+                kept.clear()
+            found = kept[key] = Decisions(self.enforcer, rule, creds,
+                                          load=False)
+        return found
 
 
 _EXPECTED_CHECK_PARAMETERS = ("rule", "target", "creds", "enforcer",

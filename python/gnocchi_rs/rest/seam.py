@@ -23,6 +23,7 @@ import logging
 import os
 import uuid
 
+from gnocchi import json as gnocchi_json
 from gnocchi import utils
 
 from gnocchi_rs import _native
@@ -82,6 +83,7 @@ class NativeSeam(ingest.IngestRoutes, read.ReadRoutes,
         self.pecan_app = pecan_app
         self.hook = hook
         policy.remember_policy_search(hook.policy_enforcer)
+        self._decisions = policy.SharedDecisions(hook.policy_enforcer)
 
     def _backend(self, name):
         return self.hook._lazy_load(name)
@@ -179,25 +181,20 @@ class NativeSeam(ingest.IngestRoutes, read.ReadRoutes,
         return metrics[0]
 
     def _authorize(self, rule, request, metrics, target=None):
-        """Upstream's ``enforce(rule, metric)`` for each, or Declined at
-        the first refusal (upstream answers the 403)."""
+        """Upstream's ``enforce(rule, metric)`` for each (``target``:
+        what upstream's controller converts the metric with first), or
+        Declined at the first refusal (upstream answers the 403)."""
         creds = self.hook.auth_helper.get_auth_info(request)
-        enforcer = self.hook.policy_enforcer
-        if len(metrics) == 1:
-            # Nothing to share between targets: the enforcer itself, once.
-            [metric] = metrics
-            if isinstance(metric, lookup.MetricRow) and target is None:
-                flat = metric.flattened_target({})
-            else:
-                subject = metric if target is None else target(metric)
-                flat = policy.flattened(_target(subject))
-            if not enforcer.enforce(rule, flat, creds):
-                raise Declined("not allowed")
-            return
-        decisions = policy.Decisions(enforcer, rule, creds)
+        decisions = self._decisions.decisions(rule, creds)
         flattened_policies = {}
         for metric in metrics:
-            if isinstance(metric, lookup.MetricRow) and target is None:
+            if target is gnocchi_json.to_primitive and \
+                    isinstance(metric, lookup.MetricRow):
+                allowed = decisions.allowed_by(
+                    lambda keys, m=metric: policy.primitive_values(m, keys),
+                    lambda m=metric: policy.flattened(
+                        gnocchi_json.to_primitive(m)))
+            elif isinstance(metric, lookup.MetricRow) and target is None:
                 allowed = decisions.allowed_flattened(
                     metric.flattened_target(flattened_policies))
             else:
