@@ -21,6 +21,7 @@ import os
 from gnocchi.rest import app as upstream_app
 
 from gnocchi_rs import rest
+from gnocchi_rs.rest import front
 from gnocchi_rs.rest import policy
 from gnocchi_rs.rest import seam
 from gnocchi_rs.rest import setup_log
@@ -94,6 +95,8 @@ def load_app(conf, not_implemented_middleware=True):
     if conf.api.paste_config == _UPSTREAM_DEFAULT and \
             conf.find_file(_UPSTREAM_DEFAULT) is None:
         conf.set_override("paste_config", PASTE_CONFIG, "api")
-    application = upstream_app.load_app(
-        conf, not_implemented_middleware=not_implemented_middleware)
-    return rest.wrap(application)
+    application = rest.wrap(upstream_app.load_app(
+        conf, not_implemented_middleware=not_implemented_middleware))
+    if not seam.enabled_by_environment():
+        return application
+    return front.install(application)

@@ -73,6 +73,35 @@ def _target(subject):
         else subject.__dict__
 
 
+def _route(method, parts):
+    """(kind, route) of the native route for a method and the segments
+    of a path below /v1, or None."""
+    if parts is None or method not in ("POST", "GET"):
+        return None
+    route = legacy_aggregation.route(parts)
+    if route is not None:
+        return "legacy_aggregation", route
+    if method == "POST":
+        route = ingest.route(parts)
+        if route is not None:
+            return "ingest", route
+        if aggregates.route(parts) is not None:
+            return "aggregates", None
+        return None
+    route = read.route(parts)
+    return None if route is None else ("read", route)
+
+
+def is_native_route(environ, prefix=""):
+    """Whether the request's method and path (below ``prefix``) name a
+    route of the native path."""
+    path = _path_info(environ)
+    if not path.startswith(prefix + "/"):
+        return False
+    parts = path[len(prefix):].split("/")[1:]
+    return _route(environ.get("REQUEST_METHOD"), parts) is not None
+
+
 class NativeSeam(ingest.IngestRoutes, read.ReadRoutes,
                  aggregates.AggregatesRoutes,
                  legacy_aggregation.LegacyAggregationRoutes):
@@ -90,23 +119,18 @@ class NativeSeam(ingest.IngestRoutes, read.ReadRoutes,
 
     def __call__(self, environ, start_response):
         method = environ.get("REQUEST_METHOD")
-        parts = _path_parts(environ) if method in ("POST", "GET") else None
-        if parts is not None:
-            route = legacy_aggregation.route(parts)
-            if route is not None:
-                return self._legacy_aggregation(environ, start_response,
-                                                route)
-            if method == "POST":
-                route = ingest.route(parts)
-                if route is not None:
-                    return self._ingest(environ, start_response, route)
-                if aggregates.route(parts) is not None:
-                    return self._aggregates(environ, start_response)
-            else:
-                route = read.route(parts)
-                if route is not None:
-                    return self._read(environ, start_response, route)
-        return self.pecan_app(environ, start_response)
+        found = _route(method, _path_parts(environ)
+                       if method in ("POST", "GET") else None)
+        if found is None:
+            return self.pecan_app(environ, start_response)
+        kind, route = found
+        if kind == "legacy_aggregation":
+            return self._legacy_aggregation(environ, start_response, route)
+        if kind == "ingest":
+            return self._ingest(environ, start_response, route)
+        if kind == "aggregates":
+            return self._aggregates(environ, start_response)
+        return self._read(environ, start_response, route)
 
     def _serve(self, environ, start_response, serve, body=None):
         """``serve()``'s answer, or upstream's when it declines or fails.
