@@ -20,6 +20,14 @@ keeps it) after a warm-up; the figure is the server's CPU per request
 is not counted. The idle CPU of each server is measured too and printed
 when it would add more than 1% to a figure.
 
+Incoming backend (`--incoming`): `file` (default), the data directory's
+incoming files, as the embedded default has them; or `redis`, both sides
+writing to one redis-server started by the benchmark (upstream's `redis`
+driver against `rs-redis`), whose CPU counts in both sides' figures.
+On `file`, each request creates and renames one file per metric, kernel
+work that costs the same on both sides and varies with the state of the
+file system (fresh inodes cost several times reused ones).
+
 Two auth modes, keystone-less: `basic` (Authorization: basic admin:) and
 `remoteuser` (`X-Remote-User: admin`, turned into REMOTE_USER by a
 one-line front end in `wsgi_floor.py`, standing for the authenticating web
@@ -45,7 +53,8 @@ upstream's). Each server also gets floor rows: a trivial WSGI app
 5000-measure batch (the server reading a 268 KB body).
 
 Usage: python benchmarks/api.py [--server gthread|sync|granian|uwsgi|all]
-           [--auth basic,remoteuser] [--scale F] [--keep]
+           [--auth basic,remoteuser] [--incoming file|redis] [--scale F]
+           [--keep]
 
 Over 500 lines because it drives four HTTP servers and two auth modes
 for both sides; what it shares with the other benchmarks is in
@@ -202,17 +211,42 @@ class Workload:
         return path, [json.dumps(b).encode() for b in out]
 
 
+# The incoming backend's redis-server, when --incoming redis: (URL, pid).
+REDIS = {}
+
+
 def write_conf(workdir, side, auth):
     path = os.path.join(workdir, "%s-%s.conf" % (side, auth))
     driver = "rs-file" if side == "gnocchi-rs" else "file"
+    incoming = "[incoming]\ndriver = %s\n" % driver
+    if REDIS:
+        incoming = "[incoming]\ndriver = %s\nredis_url = %s\n" % (
+            "rs-redis" if side == "gnocchi-rs" else "redis", REDIS["url"])
     with open(path, "w") as f:
         f.write("[DEFAULT]\ncoordination_url = file://%s/coordination\n"
                 "[indexer]\nurl = sqlite:///%s/index.sqlite\n"
                 "[storage]\ndriver = %s\nfile_basepath = %s/data\n"
-                "[incoming]\ndriver = %s\n"
-                "[api]\nauth_mode = %s\n"
-                % (workdir, workdir, driver, workdir, driver, auth))
+                "%s[api]\nauth_mode = %s\n"
+                % (workdir, workdir, driver, workdir, incoming, auth))
     return path
+
+
+def start_redis(workdir):
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    from project_services import start_service
+
+    url = start_service("redis", os.path.join(workdir, "services"))[
+        "GNOCCHI_RS_REDIS_URL"]
+    info = subprocess.run(["redis-cli", "-u", url, "info", "server"],
+                          capture_output=True, text=True, check=True).stdout
+    pid = int(info.split("process_id:", 1)[1].split()[0])
+    REDIS.update(url=url, pid=pid)
+
+
+def stop_redis(workdir):
+    if REDIS:
+        from project_services import stop_services
+        stop_services(os.path.join(workdir, "services"))
 
 
 def server_command(server, app, conf, port, remote_user, gnocchi_rs_cli):
@@ -302,7 +336,7 @@ def run_requests(server, client, path, bodies, expect=202, repeat=True,
     """(server CPU seconds, wall seconds, requests) for the bodies (None:
     no body), one by one, sent again in turn (if ``repeat``) until
     MIN_WALL seconds have passed."""
-    cpu = ServerCpu(server.proc.pid)
+    cpu = ServerCpu(server.proc.pid, [REDIS["pid"]] if REDIS else ())
     start = time.perf_counter()
     sent = 0
     while True:
@@ -323,7 +357,7 @@ def run_requests(server, client, path, bodies, expect=202, repeat=True,
 
 
 def idle_rate(server):
-    cpu = ServerCpu(server.proc.pid)
+    cpu = ServerCpu(server.proc.pid, [REDIS["pid"]] if REDIS else ())
     time.sleep(IDLE_SECONDS)
     return cpu.seconds() / IDLE_SECONDS
 
@@ -468,6 +502,9 @@ def main():
                         "gthread, what gnocchi-rs api runs)"
                         % ", ".join(SERVERS))
     parser.add_argument("--auth", default="basic,remoteuser")
+    parser.add_argument("--incoming", choices=("file", "redis"),
+                        default="file",
+                        help="the incoming backend of both sides")
     parser.add_argument("--scale", type=float, default=1.0,
                         help="multiplies the request counts")
     parser.add_argument("--keep", action="store_true",
@@ -482,14 +519,16 @@ def main():
     workdir = tempfile.mkdtemp(prefix="gnocchi-rs-api-bench-")
     started = time.perf_counter()
     try:
+        if args.incoming == "redis":
+            start_redis(workdir)
         subprocess.run([os.path.join(BIN, "gnocchi-rs"), "upgrade",
                         "--config-file",
                         write_conf(workdir, "gnocchi-rs", "basic")],
                        check=True, capture_output=True)
         workload = Workload(args)
-        print("data: %s (SQLite index, file layout, %d sacks); "
+        print("data: %s (SQLite index, %s incoming, %d sacks); "
               "requests per run: %s" % (
-                  workdir, 128, ", ".join(
+                  workdir, args.incoming, 128, ", ".join(
                       "%s %d" % (n, count(k, args.scale))
                       for n, _, k, _ in REQUESTS)))
         create_objects(workdir, workload)
@@ -507,6 +546,7 @@ def main():
                 sys.stdout.flush()
         print("\n(%.0f s)" % (time.perf_counter() - started))
     finally:
+        stop_redis(workdir)
         if args.keep:
             print("kept %s" % workdir)
         else:

@@ -67,15 +67,18 @@ def peak_rss_mb(pids):
 
 
 class ServerCpu:
-    """CPU of a server process tree between two instants (a process that
+    """CPU of a server process tree (and of the processes ``also``, such as
+    the servers it writes to) between two instants (a process that
     appears in between counts from zero; one that ended is lost unless
     reaped by a process of the tree: in its parent's cutime/cstime)."""
 
-    def __init__(self, root):
+    def __init__(self, root, also=()):
         self.root = root
-        self.before = cpu_seconds(descendants([root]))
+        self.also = set(also)
+        self.before = cpu_seconds(descendants([root]) | self.also)
 
     def seconds(self):
-        after = cpu_seconds(descendants([self.root]) | set(self.before))
+        after = cpu_seconds(descendants([self.root]) | self.also
+                            | set(self.before))
         return sum(cpu - self.before.get(pid, 0.0)
                    for pid, cpu in after.items())

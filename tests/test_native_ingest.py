@@ -352,8 +352,10 @@ def test_metric_rows_are_upstreams_metrics(sides):
         (lookup.metrics_by_ids(index, METRICS + [uuid.uuid4()],
                                details=False),
          {"in": {"id": METRICS + [uuid.uuid4()]}}),
-        (lookup.metrics_of_resources(index, rids + [uuid.uuid4()]),
-         {"in": {"resource_id": rids}}),
+        (lookup.metrics_of_resources(index, rids + [uuid.uuid4()],
+                                     ["cpu", "nope"]),
+         {"and": [{"in": {"resource_id": rids}},
+                  {"in": {"name": ["cpu"]}}]}),
     ]
     for rows, attribute_filter in lookups:
         cache = {}

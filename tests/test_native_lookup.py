@@ -148,8 +148,10 @@ def test_batch_lookups_as_upstream(index):
                 (lookup.metrics_by_ids(index, wanted, details=False),
                  {"in": {"id": wanted}}),
                 (lookup.metrics_of_resources(
-                    index, resources + [uuid.uuid4() for _ in range(extra)]),
-                 {"in": {"resource_id": resources}})):
+                    index, resources + [uuid.uuid4() for _ in range(extra)],
+                    ["cpu", "m", "nope"] + ["n%d" % i for i in range(extra)]),
+                 {"and": [{"in": {"resource_id": resources}},
+                          {"in": {"name": ["cpu", "m"]}}]})):
             theirs = index.list_metrics(attribute_filter=attribute_filter)
             assert theirs
             assert sorted(m.id for m in ours) == sorted(m.id for m in theirs)

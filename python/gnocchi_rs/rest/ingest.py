@@ -101,9 +101,12 @@ class IngestRoutes:
                                    for name, _, _, index in metrics}
         if not any(wanted.values()):
             raise Declined("no metric named")
+        # The names asked of any resource, in one list: a resource has
+        # more metrics than a batch names (Ceilometer posts a few).
         found = lookup.metrics_of_resources(
             self._backend("indexer"),
-            [rid for rid, names in wanted.items() if names])
+            [rid for rid, names in wanted.items() if names],
+            {name for names in wanted.values() for name in names})
         targets = []
         for metric in found:
             index = wanted.get(metric.resource_id, {}).get(metric.name)

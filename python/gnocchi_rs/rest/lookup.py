@@ -153,8 +153,11 @@ _BY_ID = raw_query.RawQuery(_detailed_statement(
     _Metric.id == sqlalchemy.bindparam("metric_id", type_=_Metric.id.type)))
 
 
-def _in_list(column, size):
-    return column.in_([sqlalchemy.bindparam("in_%d" % i, type_=column.type)
+def _in_list(column, size, k=0):
+    """``column IN (...)`` with the placeholders of ``SizedInQuery``'s
+    list ``k``."""
+    return column.in_([sqlalchemy.bindparam("in%d_%d" % (k, i),
+                                            type_=column.type)
                        for i in range(size)])
 
 
@@ -171,8 +174,10 @@ _BY_IDS = raw_query.SizedInQuery(
     lambda size: _detailed_statement(_in_list(_Metric.id, size)))
 _PLAIN_BY_IDS = raw_query.SizedInQuery(
     lambda size: _plain_statement(_in_list(_Metric.id, size)))
-_PLAIN_BY_RESOURCE_IDS = raw_query.SizedInQuery(
-    lambda size: _plain_statement(_in_list(_Metric.resource_id, size)))
+_PLAIN_BY_RESOURCES_AND_NAMES = raw_query.SizedInQuery(
+    lambda resources, names: _plain_statement(
+        _in_list(_Metric.resource_id, resources, 0),
+        _in_list(_Metric.name, names, 1)))
 _BY_NAME = raw_query.RawQuery(_detailed_statement(
     _Metric.name == sqlalchemy.bindparam("name", type_=_Metric.name.type),
     _Metric.resource_id == sqlalchemy.bindparam(
@@ -265,14 +270,14 @@ def metrics_by_ids(indexer, metric_ids, details=True):
     return _plain_rows(indexer, _PLAIN_BY_IDS, metric_ids)
 
 
-def _plain_rows(indexer, query, values):
+def _plain_rows(indexer, query, *lists):
     """The metrics (without their resource) a ``_plain_statement`` query
-    finds."""
+    finds for the values of its ``IN`` lists."""
     engine = indexer.facade.get_engine()
     policies = {}
     width = len(_COLUMNS)
     found = []
-    for row in query.rows(engine, values):
+    for row in query.rows(engine, *lists):
         policy_row = row[width:]
         ap = policies.get(policy_row[0])
         if ap is None:
@@ -282,13 +287,16 @@ def _plain_rows(indexer, query, values):
     return found
 
 
-def metrics_of_resources(indexer, resource_ids):
-    """The active metrics of the resources ``resource_ids`` as
-    ``list_metrics`` (no details) lists them, in no particular order."""
+def metrics_of_resources(indexer, resource_ids, names):
+    """The active metrics named one of ``names`` of the resources
+    ``resource_ids``, as ``list_metrics`` (no details) lists them, in no
+    particular order."""
     if not _sql_indexer(indexer):
-        return indexer.list_metrics(attribute_filter={
-            "in": {"resource_id": list(resource_ids)}})
-    return _plain_rows(indexer, _PLAIN_BY_RESOURCE_IDS, resource_ids)
+        return indexer.list_metrics(attribute_filter={"and": [
+            {"in": {"resource_id": list(resource_ids)}},
+            {"in": {"name": list(names)}}]})
+    return _plain_rows(indexer, _PLAIN_BY_RESOURCES_AND_NAMES,
+                       resource_ids, names)
 
 
 def metric_by_name(indexer, resource_type, resource_id, name):

@@ -17,6 +17,7 @@ through oslo.db again.
 """
 from __future__ import annotations
 
+import itertools
 import threading
 
 
@@ -99,10 +100,13 @@ def padded_size(count, largest):
 
 
 class SizedInQuery:
-    """A :class:`RawQuery` per ``IN`` list size: ``make(n)`` builds the
-    statement with ``n`` placeholders named ``in_0 .. in_{n-1}``. Values
-    are padded with the last one (a repeated value changes nothing in an
-    ``IN`` list) and sent ``LARGEST`` at most per query."""
+    """A :class:`RawQuery` per combination of ``IN`` list sizes:
+    ``make(*sizes)`` builds the statement with ``sizes[k]`` placeholders
+    named ``in<k>_0 .. in<k>_<n-1>`` for list ``k``. Each list is sent in
+    chunks of at most ``LARGEST`` values, padded with its last value (a
+    repeated value changes nothing in an ``IN`` list); with several lists,
+    one query per combination of chunks, so that every row is found
+    once."""
 
     LARGEST = 512
 
@@ -111,23 +115,32 @@ class SizedInQuery:
         self._queries = {}
         self._lock = threading.Lock()
 
-    def _query(self, size):
-        query = self._queries.get(size)
+    def _query(self, sizes):
+        query = self._queries.get(sizes)
         if query is None:
             with self._lock:
-                query = self._queries.get(size)
+                query = self._queries.get(sizes)
                 if query is None:
-                    query = self._queries[size] = RawQuery(self.make(size))
+                    query = self._queries[sizes] = RawQuery(
+                        self.make(*sizes))
         return query
 
-    def rows(self, engine, values, parameters=None):
-        values = list(dict.fromkeys(values))
+    def rows(self, engine, *lists):
+        chunked = []
+        for values in lists:
+            values = list(dict.fromkeys(values))
+            if not values:
+                return []
+            chunked.append([values[start:start + self.LARGEST]
+                            for start in range(0, len(values),
+                                               self.LARGEST)])
         found = []
-        for start in range(0, len(values), self.LARGEST):
-            chunk = values[start:start + self.LARGEST]
-            size = padded_size(len(chunk), self.LARGEST)
-            chunk += [chunk[-1]] * (size - len(chunk))
-            arguments = dict(parameters or {})
-            arguments.update(("in_%d" % i, v) for i, v in enumerate(chunk))
-            found.extend(self._query(size).rows(engine, arguments))
+        for chunks in itertools.product(*chunked):
+            sizes = tuple(padded_size(len(c), self.LARGEST) for c in chunks)
+            arguments = {}
+            for k, (chunk, size) in enumerate(zip(chunks, sizes)):
+                padded = chunk + [chunk[-1]] * (size - len(chunk))
+                arguments.update(("in%d_%d" % (k, i), v)
+                                 for i, v in enumerate(padded))
+            found.extend(self._query(sizes).rows(engine, arguments))
         return found
