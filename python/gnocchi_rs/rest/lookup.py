@@ -208,6 +208,28 @@ def _archive_policy(name, back_window, definition, aggregation_methods):
 
 
 _converters = {}
+# Archive policies by their stored columns (dialect name first): the same
+# row gives the same policy, whose definition would otherwise be decoded
+# from JSON into items at every lookup. Bounded; a policy that changes is
+# another row.
+_POLICIES_KEPT = 256
+_policies = {}
+
+
+def _policy_from_row(dialect, policy_row):
+    """The archive policy of its stored columns, converted once per
+    distinct row."""
+    key = (dialect.name,) + tuple(policy_row)
+    try:
+        found = _policies.get(key)
+    except TypeError:           # a driver that decodes JSON itself
+        return _archive_policy(*_policy_values(dialect, *policy_row))
+    if found is None:
+        if len(_policies) >= _POLICIES_KEPT:
+            _policies.clear()
+        found = _policies[key] = _archive_policy(
+            *_policy_values(dialect, *policy_row))
+    return found
 
 
 def _policy_values(dialect, name, back_window, definition, methods):
@@ -236,8 +258,8 @@ def _detailed_rows(indexer, query, *arguments):
         policy_row = row[policy_start:policy_end]
         ap = policies.get(policy_row[0])
         if ap is None:
-            ap = policies[policy_row[0]] = _archive_policy(
-                *_policy_values(dialect, *policy_row))
+            ap = policies[policy_row[0]] = _policy_from_row(dialect,
+                                                            policy_row)
         found.append(DetailedMetricRow(
             row[:metric_width], ap,
             None if resource[0] is None else _resource_jsonified(resource)))
@@ -281,8 +303,8 @@ def _plain_rows(indexer, query, *lists):
         policy_row = row[width:]
         ap = policies.get(policy_row[0])
         if ap is None:
-            ap = policies[policy_row[0]] = _archive_policy(
-                *_policy_values(engine.dialect, *policy_row))
+            ap = policies[policy_row[0]] = _policy_from_row(engine.dialect,
+                                                            policy_row)
         found.append(MetricRow(row[:width], ap))
     return found
 
