@@ -22,6 +22,8 @@ import numpy
 import pytest
 import webtest
 
+from gnocchi.indexer import sqlalchemy_base
+
 import gnocchi_rs.rest as rs_rest
 import rest_harness
 from gnocchi_rs import records
@@ -218,6 +220,123 @@ def test_metrics_created_by_a_resource_batch(sides):
     body[RESOURCES[2]]["new"]["archive_policy_name"] = "medium"
     _both(sides, path, body)
     _both(sides, path, body)        # now they exist: the native path's
+
+
+def _created(conf, names):
+    """{(original resource id, name): (creator, unit, archive policy,
+    status, truncation flag, measures stored)} of the metrics named
+    ``names`` (ids are random on both sides)."""
+    from gnocchi import incoming
+    from gnocchi import indexer
+    from gnocchi import utils
+
+    index = indexer.get_driver(conf)
+    by_rid = {utils.ResourceUUID(o, "admin"): o for o in RESOURCES}
+    found = index.list_metrics(attribute_filter={"in": {"name": names}})
+    driver = incoming.get_driver(conf)
+    with driver.process_measure_for_metrics([m.id for m in found]) as got:
+        measures = {m: sorted(records.to_records(v).reshape(-1, 2).tolist())
+                    for m, v in got.items()}
+    rows = {}
+    for m in found:
+        with index.facade.independent_reader() as session:
+            flag = session.execute(
+                sqlalchemy_base.Metric.__table__.select().where(
+                    sqlalchemy_base.Metric.__table__.c.id == m.id)
+            ).one().needs_raw_data_truncation
+        rows[(by_rid.get(m.resource_id), m.name)] = (
+            m.creator, m.unit, m.archive_policy_name, m.status, flag,
+            measures.get(m.id))
+    index.disconnect()
+    return rows
+
+
+def test_metrics_created_natively_are_upstreams(sides, monkeypatch):
+    """Ceilometer's batch creating metrics: policies given or found by an
+    archive policy rule, units, several resources, some metrics existing;
+    the same metrics (creator, unit, policy, status, flags) and measures
+    on both sides, and the native path did create them."""
+    from gnocchi import archive_policy
+    from gnocchi import indexer
+    from gnocchi_rs.rest import metric_creation
+
+    for conf in sides[2]:
+        index = indexer.get_driver(conf)
+        try:
+            index.create_archive_policy_rule("made", "rule.*", "medium")
+        except indexer.ArchivePolicyRuleAlreadyExists:
+            pass
+        index.disconnect()
+    inserted = []
+    real_insert = metric_creation.insert
+    monkeypatch.setattr(metric_creation, "insert", lambda i, new: (
+        real_insert(i, new), inserted.extend(new))[0])
+    path = "/v1/batch/resources/metrics/measures?create_metrics=true"
+    h1, h2, h3 = RESOURCES
+    bodies = [
+        {h1: {"made.a": {"measures": EPOCH, "archive_policy_name": "low",
+                         "unit": "ns"},
+              "cpu": {"measures": ISO, "unit": "ignored"}},
+         h2: {"made.a": {"measures": ISO, "archive_policy_name": "medium"},
+              "rule.b": {"measures": EPOCH},
+              "rule.c": EPOCH}},
+        {h3: {"made.b": {"measures": EPOCH, "archive_policy_name": "low",
+                         "unit": "u" * 31}}},
+        # What upstream answers otherwise: declined, then upstream's 400s.
+        {h1: {"made.c": {"measures": EPOCH}}},              # no rule
+        {h1: {"made/d": {"measures": EPOCH,
+                         "archive_policy_name": "low"}}},
+        {h1: {"made.e": {"measures": EPOCH, "archive_policy_name": "low",
+                         "unit": "u" * 32}}},
+        {"no-such-host": {"made.f": {"measures": EPOCH,
+                                     "archive_policy_name": "low"}}},
+        {h1: {"made.g": {"measures": EPOCH,
+                         "archive_policy_name": "nope"}}},
+    ]
+    for body in bodies:
+        _both(sides, path, body)
+    assert sorted((m.name, m.archive_policy_name) for m in inserted) == [
+        ("made.a", "low"), ("made.a", "medium"), ("made.b", "low"),
+        ("rule.b", "medium"), ("rule.c", "medium")]
+    names = ["made.a", "made.b", "made.c", "made/d", "made.e", "made.f",
+             "made.g", "rule.b", "rule.c"]
+    upstream, ours = (_created(conf, names) for conf in sides[2])
+    assert len(ours) == 5 and ours == upstream
+
+
+def test_a_metric_created_meanwhile_is_upstreams_to_answer(sides,
+                                                          monkeypatch):
+    """Another request creates the metric between the native lookup and
+    its insert: the insert fails whole, nothing is written, and
+    upstream's code (which then finds the metric) answers."""
+    from gnocchi import indexer
+    from gnocchi import utils
+    from gnocchi_rs.rest import metric_creation
+
+    conf = sides[2][1]
+    real_insert = metric_creation.insert
+
+    def racing(index, new):
+        other = indexer.get_driver(conf)
+        other.create_metric(uuid.uuid4(), "admin", "low", name="raced",
+                            resource_id=utils.ResourceUUID(RESOURCES[0],
+                                                           "admin"))
+        other.disconnect()
+        return real_insert(index, new)
+    monkeypatch.setattr(metric_creation, "insert", racing)
+    body = {RESOURCES[0]: {"raced": {"measures": EPOCH,
+                                     "archive_policy_name": "low"},
+                           "raced.too": {"measures": ISO,
+                                         "archive_policy_name": "low"}}}
+    answer = sides[0][1].post(
+        "/v1/batch/resources/metrics/measures?create_metrics=true",
+        json.dumps(body), headers=JSON, expect_errors=True)
+    assert answer.status_int == 202
+    created = _created(conf, ["raced", "raced.too"])
+    assert sorted(created) == [(RESOURCES[0], "raced"),
+                               (RESOURCES[0], "raced.too")]
+    assert len(created[(RESOURCES[0], "raced")][-1]) == len(EPOCH)
+    assert len(created[(RESOURCES[0], "raced.too")][-1]) == len(ISO)
 
 
 def test_requests_upstream_refuses(sides):

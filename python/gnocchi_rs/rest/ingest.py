@@ -19,10 +19,12 @@ from gnocchi import utils
 
 from gnocchi_rs import _native
 from gnocchi_rs.rest import lookup
+from gnocchi_rs.rest import metric_creation
 from gnocchi_rs.rest import routing
 from gnocchi_rs.rest.routing import Declined, NotNative
 
 _POST_MEASURES = "post measures"
+_CREATE_METRIC = "create metric"
 _ACCEPTED = ("202 Accepted", [("Content-Length", "0"),
                               ("Content-Type", "application/json")])
 _TRUE = frozenset(("1", "t", "true", "on", "y", "yes"))
@@ -97,26 +99,43 @@ class IngestRoutes:
                 raise Declined("invalid resource id")
             if resource_id in wanted:
                 raise Declined("a resource named twice")
-            wanted[resource_id] = {name: index
-                                   for name, _, _, index in metrics}
+            wanted[resource_id] = {name: (index, policy_name, unit)
+                                   for name, policy_name, unit, index
+                                   in metrics}
         if not any(wanted.values()):
             raise Declined("no metric named")
+        indexer = self._backend("indexer")
         # The names asked of any resource, in one list: a resource has
         # more metrics than a batch names (Ceilometer posts a few).
         found = lookup.metrics_of_resources(
-            self._backend("indexer"),
-            [rid for rid, names in wanted.items() if names],
+            indexer, [rid for rid, names in wanted.items() if names],
             {name for names in wanted.values() for name in names})
         targets = []
         for metric in found:
-            index = wanted.get(metric.resource_id, {}).get(metric.name)
-            if index is not None:
-                targets.append((metric, index))
+            asked = wanted.get(metric.resource_id, {}).get(metric.name)
+            if asked is not None:
+                targets.append((metric, asked[0]))
+        new = []
         if len(targets) != sum(len(n) for n in wanted.values()):
-            # Unknown metrics (a 400) or metrics to create: upstream's.
-            raise Declined("unknown metrics (create_metrics=%s)"
-                           % create_metrics)
+            if not create_metrics:
+                # Unknown metrics: upstream's 400.
+                raise Declined("unknown metrics")
+            known = {(m.resource_id, m.name) for m, _ in targets}
+            missing = [(rid, name) + asked
+                       for rid, names in wanted.items()
+                       for name, asked in names.items()
+                       if (rid, name) not in known]
+            new = metric_creation.checked_new_metrics(
+                indexer, creator, self._decisions.decisions(
+                    _CREATE_METRIC,
+                    self.hook.auth_helper.get_auth_info(request)),
+                [(rid, name, policy_name, unit)
+                 for rid, name, _, policy_name, unit in missing])
+            targets += [(metric, index) for metric, (_, _, index, _, _)
+                        in zip(new, missing)]
         self._authorize(_POST_MEASURES, request, [m for m, _ in targets])
+        if new:
+            metric_creation.insert(indexer, new)
         return parsed, [(m.id, i) for m, i in targets]
 
     def _metric(self, environ, body, metric_id):

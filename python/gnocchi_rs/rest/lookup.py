@@ -266,9 +266,14 @@ def _detailed_rows(indexer, query, *arguments):
     return found, rows
 
 
-def _sql_indexer(indexer):
+def is_sql_indexer(indexer):
+    """Whether ``indexer`` is upstream's SQLAlchemy indexer (or ours,
+    which subclasses it), whose tables the native lookups read."""
     return isinstance(indexer, upstream_sql.SQLAlchemyIndexer) and \
         getattr(indexer, "facade", None) is not None
+
+
+_sql_indexer = is_sql_indexer
 
 
 def metric_by_id(indexer, metric_id):

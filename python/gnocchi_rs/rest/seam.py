@@ -31,6 +31,7 @@ from gnocchi_rs.rest import aggregates
 from gnocchi_rs.rest import ingest
 from gnocchi_rs.rest import legacy_aggregation
 from gnocchi_rs.rest import lookup
+from gnocchi_rs.rest import metric_creation
 from gnocchi_rs.rest import policy
 from gnocchi_rs.rest import read
 from gnocchi_rs.rest.routing import Declined, NotNative
@@ -218,7 +219,8 @@ class NativeSeam(ingest.IngestRoutes, read.ReadRoutes,
                     lambda keys, m=metric: policy.primitive_values(m, keys),
                     lambda m=metric: policy.flattened(
                         gnocchi_json.to_primitive(m)))
-            elif isinstance(metric, lookup.MetricRow) and target is None:
+            elif target is None and isinstance(
+                    metric, (lookup.MetricRow, metric_creation.NewMetric)):
                 allowed = decisions.allowed_flattened(
                     metric.flattened_target(flattened_policies))
             else:
