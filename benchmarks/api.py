@@ -12,9 +12,11 @@ Requests (all answered 202; every answer is checked):
   Ceilometer sends: 50 resources x 2 metrics x 10 measures, the metrics
   existing (the steady state), and a variant whose 100 metrics the request
   has to create.
-Each is sent N times (and again until 2 s have passed, as /proc counts in
-10 ms ticks) over HTTP on 127.0.0.1 (keep-alive where the server
-keeps it) after a warm-up; the figure is the server's CPU per request
+Each side runs --repeat times (3), the sides alternating, and each figure
+is the median of its runs (this machine's CPU time per request varies by
+tens of percent between minutes). In a run each request is sent N times
+(and again until 2 s have passed, as /proc counts in 10 ms ticks) over
+HTTP on 127.0.0.1 (keep-alive where the server keeps it) after a warm-up; the figure is the server's CPU per request
 (utime + stime of the server process and its descendants, from
 /proc/<pid>/stat, before and after; nothing subtracted). The client's CPU
 is not counted. The idle CPU of each server is measured too and printed
@@ -25,8 +27,11 @@ incoming files, as the embedded default has them; or `redis`, both sides
 writing to one redis-server started by the benchmark (upstream's `redis`
 driver against `rs-redis`), whose CPU counts in both sides' figures.
 On `file`, each request creates and renames one file per metric, kernel
-work that costs the same on both sides and varies with the state of the
-file system (fresh inodes cost several times reused ones).
+work that costs the same on both sides and varies with the file system
+and the disk under it: `--data-parent /dev/shm` puts the data directory
+on tmpfs, which leaves out the disk's journal and block layer (on this
+machine's virtual disk the same run varies from 3x to 10x on the batch,
+on tmpfs from 10x to 15x).
 
 Two auth modes, keystone-less: `basic` (Authorization: basic admin:) and
 `remoteuser` (`X-Remote-User: admin`, turned into REMOTE_USER by a
@@ -54,7 +59,7 @@ upstream's). Each server also gets floor rows: a trivial WSGI app
 
 Usage: python benchmarks/api.py [--server gthread|sync|granian|uwsgi|all]
            [--auth basic,remoteuser] [--incoming file|redis] [--scale F]
-           [--keep]
+           [--repeat N] [--data-parent DIR] [--keep]
 
 Over 500 lines because it drives four HTTP servers and two auth modes
 for both sides; what it shares with the other benchmarks is in
@@ -459,6 +464,21 @@ def measure_floor(server_kind, workdir, workload, args):
     return floors
 
 
+def _median_figures(runs):
+    """Each figure's median over runs (CPU and wall per request taken
+    from the same run: the one of median CPU)."""
+    figures = dict(runs[0])
+    for name in runs[0]:
+        if isinstance(runs[0][name], tuple):
+            ordered = sorted((run[name] for run in runs),
+                             key=lambda figure: figure[0])
+            figures[name] = ordered[len(ordered) // 2]
+        elif name == "idle":
+            figures[name] = sorted(run[name] for run in runs)[
+                len(runs) // 2]
+    return figures
+
+
 def available(server_kind):
     exe = {"gthread": "gunicorn", "sync": "gunicorn"}.get(server_kind,
                                                           server_kind)
@@ -505,6 +525,11 @@ def main():
     parser.add_argument("--incoming", choices=("file", "redis"),
                         default="file",
                         help="the incoming backend of both sides")
+    parser.add_argument("--data-parent", metavar="DIR",
+                        help="where the data directory goes (default: "
+                        "the temporary directory; /dev/shm: tmpfs)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs per side, alternating; medians shown")
     parser.add_argument("--scale", type=float, default=1.0,
                         help="multiplies the request counts")
     parser.add_argument("--keep", action="store_true",
@@ -516,7 +541,8 @@ def main():
     for s in servers:
         if s not in SERVERS:
             parser.error("unknown server %r" % s)
-    workdir = tempfile.mkdtemp(prefix="gnocchi-rs-api-bench-")
+    workdir = tempfile.mkdtemp(prefix="gnocchi-rs-api-bench-",
+                               dir=args.data_parent)
     started = time.perf_counter()
     try:
         if args.incoming == "redis":
@@ -538,11 +564,24 @@ def main():
                 continue
             floor = measure_floor(server_kind, workdir, workload, args)
             for auth in auths:
-                results = {}
-                for side in SIDES:
-                    results[side] = measure_side(
-                        server_kind, side, auth, workdir, workload, args)
-                print_table(server_kind, auth, results, floor)
+                runs = {side: [] for side in SIDES}
+                for _ in range(args.repeat):
+                    for side in SIDES:
+                        runs[side].append(measure_side(
+                            server_kind, side, auth, workdir, workload,
+                            args))
+                print_table(server_kind, auth,
+                            {side: _median_figures(figures)
+                             for side, figures in runs.items()}, floor)
+                if args.repeat > 1:
+                    print("  (median of %d runs per side, sides "
+                          "alternating; ratios of the runs: %s)" % (
+                              args.repeat, "; ".join(
+                                  "%s %s" % (name, " ".join(
+                                      "%.1fx" % (u[name][0] / r[name][0])
+                                      for u, r in zip(runs["upstream"],
+                                                      runs["gnocchi-rs"])))
+                                  for name, _, _, _ in REQUESTS)))
                 sys.stdout.flush()
         print("\n(%.0f s)" % (time.perf_counter() - started))
     finally:
