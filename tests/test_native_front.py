@@ -105,3 +105,16 @@ def test_other_routes_go_through(app, monkeypatch):
     test_app.put("/v1/metric/%s/measures" % metric, b"[]", headers=AUTH,
                  expect_errors=True)
     assert len(through) == 3
+
+
+def test_accept_headers_answered_without_parsing_are_webobs():
+    import webob.acceptparse
+
+    from gnocchi_rs.rest import routing
+
+    for accept in routing._TAKES_JSON:
+        assert webob.acceptparse.create_accept_header(
+            accept).acceptable_offers(["application/json"])
+    assert routing.takes_json({})
+    assert not routing.takes_json({"HTTP_ACCEPT": "text/html"})
+    assert routing.takes_json({"HTTP_ACCEPT": "text/html;q=0.5, */*"})

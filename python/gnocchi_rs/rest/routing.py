@@ -17,11 +17,18 @@ class NotNative(Declined):
     """No request is ours to answer in this configuration: said once."""
 
 
+# Accept headers clients send most, which webob accepts JSON for (a
+# test checks each against webob): answered without parsing.
+_TAKES_JSON = frozenset(("*/*", "application/json",
+                         "application/json, */*",
+                         "application/json, text/plain, */*"))
+
+
 def takes_json(environ):
     """Whether the client accepts upstream's JSON answer (else Pecan
     answers 406)."""
     accept = environ.get("HTTP_ACCEPT")
-    return accept is None or bool(
+    return accept is None or accept in _TAKES_JSON or bool(
         webob.acceptparse.create_accept_header(accept).acceptable_offers(
             ["application/json"]))
 
