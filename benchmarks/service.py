@@ -9,8 +9,9 @@ The seed workload: N metrics (1000 by default) receive batches of 5000
 measures through `POST /v1/batch/metrics/measures` until B batches (40 by
 default) are in; the clock stops when `/v1/status` shows no backlog and
 the aggregates read back. Prints measures/s end to end, the CPU time of the
-side's processes (API, metricd, PostgreSQL; not the client), the peak
-memory of its API and metricd processes, and the ratios.
+side's processes (API, metricd, PostgreSQL; not the client; in all and
+by part), the peak memory of its API and metricd processes, and the
+ratios.
 
 Both APIs are upstream's Pecan application under gunicorn (upstream's
 `gnocchi-api` needs uwsgi, which pip cannot install without a compiler);
@@ -109,7 +110,11 @@ def run_side(name, workdir, args):
             side_dir, "services", "postgresql", "data",
             "postmaster.pid")).readline())
         roots = [s.pid for s in servers] + [postmaster]
+        parts = {"api": servers[0].pid, "metricd": servers[1].pid,
+                 "postgresql": postmaster}
         cpu0 = sum(cpu_seconds(descendants(roots)).values())
+        part0 = {part: sum(cpu_seconds(descendants([pid])).values())
+                 for part, pid in parts.items()}
         start = time.perf_counter()
         per_metric = max(1, BATCH_MEASURES // args.metrics) \
             if args.metrics < BATCH_MEASURES else 1
@@ -137,9 +142,11 @@ def run_side(name, workdir, args):
             raise SystemExit("%s: no aggregates read back" % name)
         pids = descendants(roots)
         cpu = sum(cpu_seconds(pids).values()) - cpu0
+        by_part = {part: sum(cpu_seconds(descendants([pid])).values())
+                   - part0[part] for part, pid in parts.items()}
         memory = peak_rss_mb(descendants([s.pid for s in servers]))
         return {"measures": posted, "wall": wall, "cpu": cpu,
-                "peak_mb": memory}
+                "peak_mb": memory, "by_part": by_part}
     finally:
         for server in servers:
             server.send_signal(signal.SIGTERM)
@@ -171,6 +178,10 @@ def main():
         print("%-11s %12.0f %18.2f %16.1f" % (
             name, r["measures"] / r["wall"], 1e5 * r["cpu"] / r["measures"],
             r["peak_mb"]))
+    for name, r in results.items():
+        print("  %-10s CPU s/100k by part: %s" % (name, ", ".join(
+            "%s %.2f" % (part, 1e5 * seconds / r["measures"])
+            for part, seconds in r["by_part"].items())))
     up, rs = results["upstream"], results["gnocchi-rs"]
     print("gnocchi-rs: %.1fx the throughput, %.1fx less CPU, %.2fx the "
           "peak memory of upstream" % (
