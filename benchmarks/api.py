@@ -16,11 +16,12 @@ Each side runs --repeat times (3), the sides alternating, and each figure
 is the median of its runs (this machine's CPU time per request varies by
 tens of percent between minutes). In a run each request is sent N times
 (and again until 2 s have passed, as /proc counts in 10 ms ticks) over
-HTTP on 127.0.0.1 (keep-alive where the server keeps it) after a warm-up; the figure is the server's CPU per request
-(utime + stime of the server process and its descendants, from
-/proc/<pid>/stat, before and after; nothing subtracted). The client's CPU
-is not counted. The idle CPU of each server is measured too and printed
-when it would add more than 1% to a figure.
+HTTP on 127.0.0.1 (keep-alive where the server keeps it) after a warm-up;
+the figure is the server's CPU per request (utime + stime of the server
+process and its descendants, from /proc/<pid>/stat, before and after;
+nothing subtracted). The client's CPU is not counted. The idle CPU of
+each server is measured too and printed when it would add more than 1% to
+a figure.
 
 Incoming backend (`--incoming`): `file` (default), the data directory's
 incoming files, as the embedded default has them; or `redis`, both sides
@@ -499,7 +500,8 @@ def print_table(server_kind, auth, results, floor):
             label, 1e3 * uc, 1e3 * uw, 1e3 * rc, 1e3 * rw, ratio,
             ">= %dx%s" % (target, "" if ratio >= target else " no")
             if target else ""))
-    for name, label in (("single", "1 measure"), ("batch", "5000-measure batch")):
+    for name, label in (("single", "1 measure"),
+                        ("batch", "5000-measure batch")):
         print("%-40s %9.2f ms (%5.1f)" % ("floor: trivial WSGI app, " + label,
                                           1e3 * floor[name][0],
                                           1e3 * floor[name][1]))

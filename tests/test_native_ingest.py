@@ -339,6 +339,69 @@ def test_a_metric_created_meanwhile_is_upstreams_to_answer(sides,
     assert len(created[(RESOURCES[0], "raced.too")][-1]) == len(ISO)
 
 
+# Rules that read what the targets of a created metric hold: "create
+# metric" the body's archive policy (None when a rule chose it), "post
+# measures" what upstream's fresh ORM metric renders (archive_policy_name,
+# resource_id), which a metric loaded with its policy does not have.
+CREATION_RULES = {
+    "create metric": "'low':%(archive_policy_name)s",
+    "post measures": "user:%(creator)s and 'low':%(archive_policy_name)s "
+                     "and '" + str(uuid.UUID(int=77)) + "':%(resource_id)s",
+}
+
+
+@pytest.fixture(scope="module")
+def policed_sides(tmp_path_factory):
+    """(upstream's app, ours) as ``sides``, under CREATION_RULES."""
+    from gnocchi.rest import app as upstream_app
+    from oslo_policy import opts as policy_opts
+
+    apps, confs = [], []
+    for name, load in (("upstream", lambda c: rs_rest.wrap(
+            upstream_app.load_app(c))), ("native", rs_app.load_app)):
+        directory = tmp_path_factory.mktemp("policed-" + name)
+        conf = rest_harness.embedded_conf(str(directory))
+        policy_opts.set_defaults(conf)
+        path = directory / "policy.json"
+        path.write_text(json.dumps(CREATION_RULES))
+        conf.set_override("policy_file", str(path), "oslo_policy")
+        _populate(conf)
+        apps.append(webtest.TestApp(load(conf)))
+        confs.append(conf)
+    return apps, None, confs
+
+
+def test_created_metrics_are_authorized_as_upstream(policed_sides,
+                                                    monkeypatch):
+    """Not admin: the "create metric" and "post measures" decisions on a
+    created metric's targets are upstream's (a wrong key in either
+    target turns a 202 into a 403 or the other way round)."""
+    from gnocchi_rs.rest import metric_creation
+
+    inserted = []
+    real_insert = metric_creation.insert
+    monkeypatch.setattr(metric_creation, "insert", lambda i, new: (
+        real_insert(i, new), inserted.extend(new))[0])
+    path = "/v1/batch/resources/metrics/measures?create_metrics=true"
+    bob = dict(JSON, Authorization=OTHER)
+    h3 = RESOURCES[2]             # a UUID: the same resource id for bob
+    answers = [_both(policed_sides, path, body, headers=bob).status_int
+               for body in (
+                   {h3: {"bob.a": {"measures": EPOCH,
+                                   "archive_policy_name": "low"}}},
+                   {h3: {"bob.b": {"measures": EPOCH,
+                                   "archive_policy_name": "medium"}}},
+                   # An existing metric renders archive_policy.name only.
+                   {h3: {"bob.c": {"measures": EPOCH,
+                                   "archive_policy_name": "low"},
+                         "cpu": EPOCH}})]
+    assert answers == [202, 403, 403]
+    assert [m.name for m in inserted] == ["bob.a"]
+    upstream, ours = (_created(conf, ["bob.a", "bob.b", "bob.c"])
+                      for conf in policed_sides[2])
+    assert ours == upstream and len(ours) == 2
+
+
 def test_requests_upstream_refuses(sides):
     path = "/v1/batch/metrics/measures"
     body = {str(METRICS[1]): EPOCH}

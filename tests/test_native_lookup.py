@@ -96,6 +96,20 @@ def test_the_same_target_as_upstream(index, case):
         orm.archive_policy.aggregation_methods
 
 
+@pytest.mark.parametrize("case", ["no resource", "no creator project",
+                                  "on a resource", "on an ended resource",
+                                  "on a typed resource"])
+def test_the_same_model_target_as_upstream(index, case):
+    """What the aggregates routes enforce on: upstream flattens its ORM
+    metric's jsonify(), whose resource and archive policy are models."""
+    index, metrics = index
+    metric_id = metrics[case].id
+    [orm] = index.list_metrics(details=True,
+                               attribute_filter={"=": {"id": metric_id}})
+    [row] = lookup.metrics_by_ids(index, [metric_id])
+    assert row.flattened_target({}) == policy.flattened(orm.jsonify())
+
+
 def test_by_name_as_upstream(index):
     index, metrics = index
     for resource_id in (_uid(11), _uid(12),
@@ -143,13 +157,14 @@ def test_batch_lookups_as_upstream(index):
     resources = [_uid(11), _uid(12), _uid(13),
                  metrics["on a resource"].resource_id]
     for extra in (0, 1, 3, 2 * raw_query.SizedInQuery.LARGEST + 5):
-        wanted = ids + [uuid.uuid4() for _ in range(extra)]
+        # The values that find rows last: past the first chunks.
+        wanted = [uuid.uuid4() for _ in range(extra)] + ids
         for ours, attribute_filter in (
                 (lookup.metrics_by_ids(index, wanted, details=False),
                  {"in": {"id": wanted}}),
                 (lookup.metrics_of_resources(
-                    index, resources + [uuid.uuid4() for _ in range(extra)],
-                    ["cpu", "m", "nope"] + ["n%d" % i for i in range(extra)]),
+                    index, [uuid.uuid4() for _ in range(extra)] + resources,
+                    ["n%d" % i for i in range(extra)] + ["cpu", "m", "nope"]),
                  {"and": [{"in": {"resource_id": resources}},
                           {"in": {"name": ["cpu", "m"]}}]})):
             theirs = index.list_metrics(attribute_filter=attribute_filter)

@@ -109,7 +109,26 @@ class DetailedMetricRow(MetricRow):
         return self._jsonified("resource", self.resource)
 
     def flattened_target(self, flattened_policies):
-        return policy.flattened(self.jsonify())
+        """``policy.flattened(orm_metric.jsonify())`` of the metric
+        ``list_metrics(details=True)`` loads: its resource and archive
+        policy are models, flattened as dictionaries of what they hold
+        (oslo.db's ``items()``: the resource's columns and its extra keys
+        ``revision``, -1, and ``revision_end``, None)."""
+        part = flattened_policies.get(self.archive_policy_name)
+        if part is None:
+            part = flattened_policies[self.archive_policy_name] = \
+                _flattened_policy(self.archive_policy)
+        d = self._columns()
+        del d["resource_id"]
+        if self.resource is None:
+            d["resource"] = None
+        else:
+            for key in _RESOURCE_KEYS:
+                d["resource." + key] = self.resource[key]
+            d["resource.revision"] = -1
+            d["resource.revision_end"] = None
+        d.update(part)
+        return d
 
 
 def _resource_jsonified(values):
@@ -208,8 +227,8 @@ def _archive_policy(name, back_window, definition, aggregation_methods):
 
 
 _converters = {}
-# Archive policies by their stored columns (dialect name first): the same
-# row gives the same policy, whose definition would otherwise be decoded
+# Archive policies by their stored columns (dialect and driver first): the
+# same row gives the same policy, whose definition would otherwise be decoded
 # from JSON into items at every lookup. Bounded; a policy that changes is
 # another row.
 _POLICIES_KEPT = 256
@@ -219,7 +238,7 @@ _policies = {}
 def _policy_from_row(dialect, policy_row):
     """The archive policy of its stored columns, converted once per
     distinct row."""
-    key = (dialect.name,) + tuple(policy_row)
+    key = (dialect.name, dialect.driver) + tuple(policy_row)
     try:
         found = _policies.get(key)
     except TypeError:           # a driver that decodes JSON itself
@@ -233,9 +252,9 @@ def _policy_from_row(dialect, policy_row):
 
 
 def _policy_values(dialect, name, back_window, definition, methods):
-    convert = _converters.get(dialect.name)
+    convert = _converters.get((dialect.name, dialect.driver))
     if convert is None:
-        convert = _converters[dialect.name] = [
+        convert = _converters[dialect.name, dialect.driver] = [
             c.type.result_processor(dialect, None) or (lambda v: v)
             for c in _UNCACHED]
     return name, back_window, convert[0](definition), convert[1](methods)

@@ -120,6 +120,9 @@ class Decisions:
         self.creds = creds
         if load:
             enforcer.load_rules()
+        # The rules the keys below are read from: a decision is kept only
+        # while they are the enforcer's (enforce itself may reload them).
+        self._rules = enforcer.rules
         try:
             check = enforcer.rules[rule]
         except KeyError:
@@ -140,7 +143,7 @@ class Decisions:
             except KeyError:
                 pass
         decision = self.enforcer.enforce(self.rule, flattened(), self.creds)
-        if key is not None:
+        if key is not None and self.enforcer.rules is self._rules:
             if len(self._known) >= self.MAX_KNOWN:
                 self._known.clear()
             self._known[key] = decision

@@ -52,12 +52,14 @@ class RawQuery:
         self._lock = threading.Lock()
 
     def _compiled(self, dialect):
-        compiled = self._by_dialect.get(dialect.name)
+        # The driver too: its parameter style is part of the SQL text.
+        key = (dialect.name, dialect.driver)
+        compiled = self._by_dialect.get(key)
         if compiled is None:
             with self._lock:
-                compiled = self._by_dialect.get(dialect.name)
+                compiled = self._by_dialect.get(key)
                 if compiled is None:
-                    compiled = self._by_dialect[dialect.name] = _Compiled(
+                    compiled = self._by_dialect[key] = _Compiled(
                         self.statement, dialect)
         return compiled
 
