@@ -292,13 +292,11 @@ def is_sql_indexer(indexer):
         getattr(indexer, "facade", None) is not None
 
 
-_sql_indexer = is_sql_indexer
-
 
 def metric_by_id(indexer, metric_id):
     """``indexer.list_metrics(details=True, attribute_filter={"=": {"id":
     metric_id}})``."""
-    if not _sql_indexer(indexer):
+    if not is_sql_indexer(indexer):
         return indexer.list_metrics(
             details=True, attribute_filter={"=": {"id": metric_id}})
     return _detailed_rows(indexer, _BY_ID, {"metric_id": metric_id})[0]
@@ -307,7 +305,7 @@ def metric_by_id(indexer, metric_id):
 def metrics_by_ids(indexer, metric_ids, details=True):
     """``indexer.list_metrics(details=details, attribute_filter={"in":
     {"id": metric_ids}})``, in no particular order."""
-    if not _sql_indexer(indexer):
+    if not is_sql_indexer(indexer):
         return indexer.list_metrics(
             details=details,
             attribute_filter={"in": {"id": list(metric_ids)}})
@@ -337,7 +335,7 @@ def metrics_of_resources(indexer, resource_ids, names):
     """The active metrics named one of ``names`` of the resources
     ``resource_ids``, as ``list_metrics`` (no details) lists them, in no
     particular order."""
-    if not _sql_indexer(indexer):
+    if not is_sql_indexer(indexer):
         return indexer.list_metrics(attribute_filter={"and": [
             {"in": {"resource_id": list(resource_ids)}},
             {"in": {"name": list(names)}}]})
@@ -350,7 +348,7 @@ def metric_by_name(indexer, resource_type, resource_id, name):
     ``get_resource_type(resource_type)`` (NoSuchResourceType) and
     ``list_metrics(details=True, ...)`` of the metric ``name`` of the
     resource ``resource_id``; in one query on upstream's SQL indexer."""
-    if not _sql_indexer(indexer):
+    if not is_sql_indexer(indexer):
         indexer.get_resource_type(resource_type)
         return indexer.list_metrics(details=True, attribute_filter={
             "and": [{"=": {"name": name}},

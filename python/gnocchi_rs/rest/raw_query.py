@@ -42,26 +42,36 @@ class _Compiled:
             for entry in compiled._result_columns)
 
 
+class _BuiltOnce:
+    """Values built once per key, also when threads ask at once."""
+
+    def __init__(self):
+        self._values = {}
+        self._lock = threading.Lock()
+
+    def get(self, key, build):
+        value = self._values.get(key)
+        if value is None:
+            with self._lock:
+                value = self._values.get(key)
+                if value is None:
+                    value = self._values[key] = build()
+        return value
+
+
 class RawQuery:
     """``connection.execute(statement, parameters).all()`` as plain tuples,
     without the Core execution machinery."""
 
     def __init__(self, statement):
         self.statement = statement
-        self._by_dialect = {}
-        self._lock = threading.Lock()
+        self._by_dialect = _BuiltOnce()
 
     def _compiled(self, dialect):
         # The driver too: its parameter style is part of the SQL text.
-        key = (dialect.name, dialect.driver)
-        compiled = self._by_dialect.get(key)
-        if compiled is None:
-            with self._lock:
-                compiled = self._by_dialect.get(key)
-                if compiled is None:
-                    compiled = self._by_dialect[key] = _Compiled(
-                        self.statement, dialect)
-        return compiled
+        return self._by_dialect.get((dialect.name, dialect.driver),
+                                    lambda: _Compiled(self.statement,
+                                                      dialect))
 
     def rows(self, engine, parameters):
         """The rows, each a tuple of the statement's columns converted as
@@ -114,18 +124,11 @@ class SizedInQuery:
 
     def __init__(self, make):
         self.make = make
-        self._queries = {}
-        self._lock = threading.Lock()
+        self._queries = _BuiltOnce()
 
     def _query(self, sizes):
-        query = self._queries.get(sizes)
-        if query is None:
-            with self._lock:
-                query = self._queries.get(sizes)
-                if query is None:
-                    query = self._queries[sizes] = RawQuery(
-                        self.make(*sizes))
-        return query
+        return self._queries.get(sizes,
+                                 lambda: RawQuery(self.make(*sizes)))
 
     def rows(self, engine, *lists):
         chunked = []
