@@ -42,23 +42,25 @@ answers that with an error (upstream 4.7's helper calls `.decode()` on
 it: a 500) is measured with bytes instead, as upstream's own tests pass
 it, and the table says so.
 
-Servers (`--server`, several allowed, or `all`):
-* gthread: gunicorn's gthread worker, 1 worker x 1 thread: what
-  `gnocchi-rs api` runs; the gnocchi-rs side is `gnocchi-rs api
-  --workers 1 --threads 1` itself (in remoteuser mode, gunicorn with the
-  same settings and the front end);
+Servers (`--server`, several allowed, or `all`), both sides under the
+same one:
+* granian (default): granian's WSGI interface, 1 worker, 1 blocking
+  thread, 1 runtime thread: what `gnocchi-rs api` runs by default; the
+  gnocchi-rs side is `gnocchi-rs api --workers 1 --threads 1` itself (in
+  remoteuser mode, granian with the same settings and the front end);
+* gthread: gunicorn's gthread worker, 1 worker x 1 thread; the
+  gnocchi-rs side is `gnocchi-rs api --server gunicorn` itself likewise;
 * sync: gunicorn's sync worker, 1 worker;
-* granian: granian's WSGI interface, 1 worker, 1 blocking thread, 1
-  runtime thread;
 * uwsgi: uwsgi as upstream's `gnocchi-api` starts it (--http router,
   --master, --lazy-apps), 1 process x 1 thread.
-Under every server other than gthread both sides are served through
-`wsgi_floor.application` (the application `gnocchi-rs api` loads, or
-upstream's). Each server also gets floor rows: a trivial WSGI app
+Otherwise both sides are served through `wsgi_floor.application` (the
+application `gnocchi-rs api` loads, or upstream's). When uwsgi and
+granian both run, a last table compares the two as deployed: upstream's
+`gnocchi-api` (uwsgi) against `gnocchi-rs api` (granian). Each server also gets floor rows: a trivial WSGI app
 (`wsgi_floor.floor`) answering the single-measure POST and the
 5000-measure batch (the server reading a 268 KB body).
 
-Usage: python benchmarks/api.py [--server gthread|sync|granian|uwsgi|all]
+Usage: python benchmarks/api.py [--server granian|gthread|sync|uwsgi|all]
            [--auth basic,remoteuser] [--incoming file|redis] [--scale F]
            [--repeat N] [--data-parent DIR] [--keep]
 
@@ -87,7 +89,9 @@ from procstat import ServerCpu, free_port
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(ROOT, "benchmarks")
 BIN = os.path.dirname(sys.executable)
-SERVERS = ("gthread", "sync", "granian", "uwsgi")
+SERVERS = ("granian", "gthread", "sync", "uwsgi")
+# The server `gnocchi-rs api --server X` runs for a server kind here.
+CLI_SERVERS = {"granian": "granian", "gthread": "gunicorn"}
 SERVER_NAMES = {
     "gthread": "gunicorn gthread, 1 worker x 1 thread",
     "sync": "gunicorn sync, 1 worker",
@@ -266,7 +270,8 @@ def server_command(server, app, conf, port, remote_user, gnocchi_rs_cli):
     if gnocchi_rs_cli:
         return [os.path.join(BIN, "gnocchi-rs"), "api", "--host",
                 "127.0.0.1", "--port", str(port), "--workers", "1",
-                "--threads", "1", "--config-file", conf], env
+                "--threads", "1", "--server", CLI_SERVERS[server],
+                "--config-file", conf], env
     target = "wsgi_floor:application"
     if server in ("gthread", "sync"):
         argv = [os.path.join(BIN, "gunicorn"), "--bind",
@@ -374,7 +379,7 @@ def count(n, scale):
 
 def start_side(server_kind, side, auth, conf, workdir, remote_user):
     port = free_port()
-    cli = (server_kind == "gthread" and side == "gnocchi-rs"
+    cli = (server_kind in CLI_SERVERS and side == "gnocchi-rs"
            and auth == "basic")
     argv, env = server_command(server_kind, side, conf, port, remote_user,
                                cli)
@@ -387,7 +392,7 @@ def create_objects(workdir, workload):
     """The archive policy, metrics and resources, through the REST API of
     `gnocchi-rs api` (basic auth)."""
     conf = write_conf(workdir, "gnocchi-rs", "basic")
-    server = start_side("gthread", "gnocchi-rs", "basic", conf, workdir,
+    server = start_side("granian", "gnocchi-rs", "basic", conf, workdir,
                         None)
     client = Client(server.port, {"Authorization": "basic " +
                                   base64.b64encode(b"admin:").decode()})
@@ -517,11 +522,28 @@ def print_table(server_kind, auth, results, floor):
             print("  %s: REMOTE_USER %s" % (side, figures["remote_user"]))
 
 
+def print_as_deployed(medians):
+    """Upstream's gnocchi-api (uwsgi) against gnocchi-rs api (granian),
+    from the runs above, per auth mode both measured in."""
+    for auth in sorted({a for _, a in medians}):
+        if ("uwsgi", auth) not in medians or ("granian", auth) not in medians:
+            continue
+        up = medians[("uwsgi", auth)]["upstream"]
+        rs = medians[("granian", auth)]["gnocchi-rs"]
+        print()
+        print("as deployed, auth %s: upstream's gnocchi-api (uwsgi) vs "
+              "gnocchi-rs api (granian), server CPU per request" % auth)
+        for name, label, _, target in REQUESTS:
+            (uc, _), (rc, _) = up[name], rs[name]
+            print("%-40s %9.2f ms %9.2f ms %6.1fx" % (
+                label, 1e3 * uc, 1e3 * rc, uc / rc if rc else float("inf")))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", default="gthread",
+    parser.add_argument("--server", default="granian",
                         help="comma-separated: %s, or all (default: "
-                        "gthread, what gnocchi-rs api runs)"
+                        "granian, what gnocchi-rs api runs)"
                         % ", ".join(SERVERS))
     parser.add_argument("--auth", default="basic,remoteuser")
     parser.add_argument("--incoming", choices=("file", "redis"),
@@ -560,6 +582,7 @@ def main():
                       "%s %d" % (n, count(k, args.scale))
                       for n, _, k, _ in REQUESTS)))
         create_objects(workdir, workload)
+        medians = {}
         for server_kind in servers:
             if not available(server_kind):
                 print("\n%s: not installed, skipped" % server_kind)
@@ -572,9 +595,11 @@ def main():
                         runs[side].append(measure_side(
                             server_kind, side, auth, workdir, workload,
                             args))
-                print_table(server_kind, auth,
-                            {side: _median_figures(figures)
-                             for side, figures in runs.items()}, floor)
+                medians[(server_kind, auth)] = {
+                    side: _median_figures(figures)
+                    for side, figures in runs.items()}
+                print_table(server_kind, auth, medians[(server_kind, auth)],
+                            floor)
                 if args.repeat > 1:
                     print("  (median of %d runs per side, sides "
                           "alternating; ratios of the runs: %s)" % (
@@ -585,6 +610,7 @@ def main():
                                                       runs["gnocchi-rs"])))
                                   for name, _, _, _ in REQUESTS)))
                 sys.stdout.flush()
+        print_as_deployed(medians)
         print("\n(%.0f s)" % (time.perf_counter() - started))
     finally:
         stop_redis(workdir)

@@ -1,6 +1,8 @@
 """The REST API's reads, request by request, side by side: upstream
 Gnocchi's WSGI application (`file` storage) against `gnocchi-rs api`
-(`rs-file`), each in one single-threaded gunicorn gthread worker, over the
+(`rs-file`), each in one single-threaded worker of the same HTTP server
+(`--server`: granian, what `gnocchi-rs api` runs by default, or gunicorn's
+gthread; see benchmarks/api.py), over the
 same SQLite index and the same stored data (the layouts are the same; the
 data is written and processed once, through `gnocchi-rs api`).
 
@@ -241,12 +243,12 @@ def run_sequence(server, client, sequence, n):
 
 
 def measure_floor(workdir, args):
-    """(CPU, wall) per request of gunicorn serving a trivial app."""
+    """(CPU, wall) per request of the server serving a trivial app."""
     port = api.free_port()
-    argv, env = api.server_command("gthread", "floor", None, port, None,
+    argv, env = api.server_command(args.server, "floor", None, port, None,
                                    False)
     server = api.Server(argv, env, port,
-                        os.path.join(workdir, "gthread-floor.log"))
+                        os.path.join(workdir, "%s-floor.log" % args.server))
     client = api.Client(port, {})
     try:
         api.run_requests(server, client, "/", [None] * api.WARMUP,
@@ -263,7 +265,7 @@ def measure_floor(workdir, args):
 
 def measure_side(side, workdir, workload, args):
     conf = api.write_conf(workdir, side, "basic")
-    server = api.start_side("gthread", side, "basic", conf, workdir, None)
+    server = api.start_side(args.server, side, "basic", conf, workdir, None)
     client = api.Client(server.port, HEADERS)
     figures, answers = {}, {}
     try:
@@ -287,6 +289,8 @@ def measure_side(side, workdir, workload, args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--server", choices=tuple(api.CLI_SERVERS),
+                        default="granian")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="gnocchi-rs-api-read-bench-")
@@ -298,7 +302,7 @@ def main():
                        check=True, capture_output=True)
         workload = Workload()
         conf = api.write_conf(workdir, "gnocchi-rs", "basic")
-        server = api.start_side("gthread", "gnocchi-rs", "basic", conf,
+        server = api.start_side(args.server, "gnocchi-rs", "basic", conf,
                                 workdir, None)
         try:
             workload.create(api.Client(server.port, HEADERS))
@@ -308,8 +312,8 @@ def main():
                    for side in api.SIDES}
         (up, up_answers), (rs, rs_answers) = (results["upstream"],
                                               results["gnocchi-rs"])
-        print("gunicorn gthread 1x1; auth basic; server CPU per request "
-              "(wall per request)")
+        print("%s; auth basic; server CPU per request (wall per request)"
+              % api.SERVER_NAMES[args.server])
         print("%-40s %20s %20s %7s %7s %s" % (
             "request", "upstream", "gnocchi-rs", "ratio", "target",
             "same bytes"))
@@ -323,7 +327,7 @@ def main():
                 "yes (%d B)" % len(rs_answers[name]) if same else "NO"))
         floor_cpu, floor_wall = measure_floor(workdir, args)
         print("\nfloor: %.2f ms CPU (%.2f wall) per GET of a trivial WSGI "
-              "app under the same gunicorn: the part of every request no "
+              "app under the same server: the part of every request no "
               "application removes" % (1e3 * floor_cpu, 1e3 * floor_wall))
         print("\n(%.0f s)" % (time.perf_counter() - started))
         if not all(up_answers[n] == rs_answers[n] for n, _, _, _ in

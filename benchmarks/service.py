@@ -13,9 +13,13 @@ side's processes (API, metricd, PostgreSQL; not the client; in all and
 by part), the peak memory of its API and metricd processes, and the
 ratios.
 
-Both APIs are upstream's Pecan application under gunicorn (upstream's
-`gnocchi-api` needs uwsgi, which pip cannot install without a compiler);
-they differ by the drivers and the metricd.
+Both APIs are started by `gnocchi-rs api`: upstream's side as
+`--server gunicorn` (upstream's Pecan application with upstream's drivers
+under gunicorn's gthread workers; upstream's own `gnocchi-api` needs
+uwsgi, which pip cannot install without a compiler, and sizes itself by
+the CPU count), gnocchi-rs' side as it runs by default (granian, the
+native request path). `benchmarks/api.py --server all` sets the servers'
+own costs apart.
 
 Usage: python benchmarks/service.py [--metrics N] [--batches B]
 """
@@ -83,7 +87,8 @@ def run_side(name, workdir, args):
     servers = [
         subprocess.Popen([os.path.join(BIN, "gnocchi-rs"), "api", "--host",
                           "127.0.0.1", "--port", str(port), "--workers", "2",
-                          "--config-file", conf],
+                          "--config-file", conf]
+                         + ([] if rs else ["--server", "gunicorn"]),
                          stdout=logs, stderr=subprocess.STDOUT),
         subprocess.Popen(metricd + ["--config-file", conf],
                          stdout=logs, stderr=subprocess.STDOUT),

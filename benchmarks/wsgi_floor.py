@@ -9,9 +9,8 @@ upstream's `gnocchi-api` build theirs):
   ``gnocchi.rest.app.load_app(conf)``, as ``gnocchi.rest.wsgi`` (what
   upstream's `gnocchi-api` runs under uwsgi) builds it;
 * ``WSGI_FLOOR_APP=gnocchi-rs``: the application `gnocchi-rs api` serves,
-  taken from the same place its gunicorn server takes it
-  (``gnocchi_rs.cli.api.GunicornServer.load``, i.e.
-  ``gnocchi_rs.cli.wsgi.load_wsgi_app(conf)``).
+  taken from the same place its servers take it
+  (``gnocchi_rs.cli.wsgi.load_wsgi_app(conf)``).
 
 ``GNOCCHI_BENCH_CONF`` names the gnocchi.conf of the last two.
 ``WSGI_FLOOR_REMOTE_USER=1`` puts an authenticating front end before the
@@ -62,13 +61,8 @@ def upstream_app():
 
 def gnocchi_rs_app():
     from gnocchi_rs.cli import gnocchi_conf
-    conf = gnocchi_conf.load_conf(_conf_args())
-    try:
-        from gnocchi_rs.cli import api
-        return api.GunicornServer(conf, {}).load()
-    except (ImportError, AttributeError, TypeError):
-        from gnocchi_rs.cli import wsgi
-        return wsgi.load_wsgi_app(conf)
+    from gnocchi_rs.cli import wsgi
+    return wsgi.load_wsgi_app(gnocchi_conf.load_conf(_conf_args()))
 
 
 def _build():

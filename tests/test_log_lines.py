@@ -48,7 +48,7 @@ def test_the_dump_stays_at_debug(conf, caplog):
 def test_gunicorn_lines_go_through_the_service_handlers(caplog):
     from gunicorn import config
 
-    from gnocchi_rs.cli import api
+    from gnocchi_rs.cli import api_gunicorn as api
 
     settings = config.Config()
     settings.set("logger_class", api.SharedLogger)
@@ -64,7 +64,7 @@ def test_gunicorn_lines_go_through_the_service_handlers(caplog):
 def test_a_gunicorn_errorlog_file_keeps_its_handler(tmp_path):
     from gunicorn import config
 
-    from gnocchi_rs.cli import api
+    from gnocchi_rs.cli import api_gunicorn as api
 
     settings = config.Config()
     settings.set("logger_class", api.SharedLogger)

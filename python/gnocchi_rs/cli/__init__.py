@@ -1,6 +1,6 @@
 """The ``gnocchi-rs`` command, one module per subcommand (imported only
 for the subcommand run, so that ``config`` or ``--help`` load neither
-numpy nor gunicorn).
+numpy nor an HTTP server).
 
 * ``serve``: the API and metricd together on one data directory (SQLite
   indexer, ``rs-file`` storage and incoming, ``file://`` coordination),
@@ -24,6 +24,8 @@ import gnocchi_rs
 DEFAULT_SACKS = 128
 SERVE_DEFAULT_HOST = "127.0.0.1"
 SERVE_DEFAULT_PORT = 8041
+# The first is the default (why: gnocchi_rs.cli.api).
+API_SERVERS = ("granian", "gunicorn")
 
 # Subcommands that read a gnocchi.conf and pass unknown options to oslo.
 _SERVICES = ("serve", "api", "metricd", "upgrade")
@@ -67,6 +69,9 @@ def build_parser():
     serve_parser.add_argument("--port", type=int, default=SERVE_DEFAULT_PORT)
     serve_parser.add_argument("--api-workers", type=int, default=1,
                               metavar="N")
+    serve_parser.add_argument("--api-server", choices=API_SERVERS,
+                              default=API_SERVERS[0],
+                              help="the API's HTTP server (default: %(default)s)")
     serve_parser.add_argument("--metricd-workers", type=int, metavar="N",
                               help="default: [metricd] workers (1 in the "
                               "data directory's configuration)")
@@ -74,13 +79,17 @@ def build_parser():
     _add_config_options(serve_parser)
 
     api_parser = commands.add_parser(
-        "api", help="the Gnocchi API under gunicorn")
+        "api", help="the Gnocchi API under granian or gunicorn")
     api_parser.add_argument("--host", help="default: [api] host")
     api_parser.add_argument("--port", type=int, help="default: [api] port")
     api_parser.add_argument("--workers", type=int, metavar="N",
                             help="processes (default: number of CPUs)")
     api_parser.add_argument("--threads", type=int, default=4, metavar="N",
                             help="threads per process (default: 4)")
+    api_parser.add_argument("--server", choices=API_SERVERS,
+                            default=API_SERVERS[0],
+                            help="the HTTP server: granian (least CPU per "
+                            "request) or gunicorn (default: %(default)s)")
     _add_config_options(api_parser)
 
     metricd_parser = commands.add_parser(

@@ -134,7 +134,8 @@ def run(args):
         return 1
 
     supervisor.start("api", "--host", args.host, "--port", str(args.port),
-                     "--workers", str(args.api_workers))
+                     "--workers", str(args.api_workers),
+                     "--server", args.api_server)
     metricd_args = []
     if args.metricd_workers:
         metricd_args = ["--workers", str(args.metricd_workers)]
