@@ -110,13 +110,7 @@ def test_fresh_upgrade_then_second_upgrade_is_a_no_op(tmp_path, db_path):
     assert [rt.name for rt in driver.list_resource_types()] == ["generic"]
 
 
-def test_a_database_at_another_revision_is_refused(tmp_path, db_path):
-    driver = indexer.get_driver(make_conf(tmp_path))
-    driver.upgrade()
-    with sqlite3.connect(db_path) as db:
-        db.execute("UPDATE alembic_version SET version_num = '1c98ac614015'")
-    with pytest.raises(indexer.IndexerException, match="cannot be migrated"):
-        driver.upgrade()
+# Databases at other revisions: tests/test_sqlite_upgrade.py.
 
 
 def test_building_the_schema_by_migrations_is_refused(tmp_path, db_path):

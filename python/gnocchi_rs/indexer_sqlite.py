@@ -14,8 +14,10 @@ What differs from PostgreSQL, and how it is handled here:
   a reading transaction tries to become a writing one. Starting a write
   transaction is retried while the lock stays taken.
 * Schema. SQLite cannot ALTER constraints, so alembic's migrations do not
-  run: a database is created at the current schema and stamped, and a
-  database at an older revision is refused with an explanation.
+  run: a database is created at the current schema and stamped, and one
+  at an older revision is upgraded by rebuilding the tables that changed
+  (copy into a new table, in one transaction, foreign keys checked after:
+  gnocchi_rs.indexer_sqlite_schema).
 * Foreign keys are enforced (``PRAGMA foreign_keys=ON``; upstream relies on
   them for ON DELETE CASCADE/RESTRICT), but SQLite's error does not name the
   violated constraint, so the "in use"/"no such" errors are decided from
@@ -50,6 +52,8 @@ from gnocchi import indexer
 from gnocchi.resource_type import ResourceTypeAttributes
 from gnocchi import utils
 from gnocchi.indexer import sqlalchemy as sql_indexer
+
+from gnocchi_rs import indexer_sqlite_schema
 
 LOG = daiquiri.getLogger(__name__)
 
@@ -301,13 +305,19 @@ class SQLiteIndexer(sql_indexer.SQLAlchemyIndexer):
         return "%s: %s" % (self.__class__.__name__, self.conf.indexer.url)
 
     def upgrade(self, nocreate=False):
-        """Create a fresh database at the current schema; accept one that is
-        already there. Upstream's migrations need ALTER TABLE statements
-        SQLite does not have: an older schema is refused, and so is
-        ``nocreate`` (build the schema by migrating) on an empty database."""
+        """Create a fresh database at the current schema, or bring an
+        older one to it (indexer_sqlite_schema); accept one that is already
+        there. ``nocreate`` (build the schema by migrating) is refused on an
+        empty database: upstream's migrations need ALTER TABLE statements
+        SQLite does not have."""
         config = self._get_alembic_config()
         scripts = alembic_script.ScriptDirectory.from_config(config)
         head = scripts.get_current_head()
+        database = sqlalchemy.engine.make_url(self.conf.indexer.url).database
+        if database and database != ":memory:" and os.path.exists(database):
+            indexer_sqlite_schema.upgrade_file(
+                database, scripts, head,
+                BUSY_TIMEOUT_SECONDS * WRITE_LOCK_ATTEMPTS)
         # One transaction, so that concurrent upgrades queue on the write
         # lock and the last ones find the work done.
         with self.facade.writer() as session:
@@ -324,11 +334,10 @@ class SQLiteIndexer(sql_indexer.SQLAlchemyIndexer):
                 sql_indexer.Base.metadata.create_all(connection)
                 context.stamp(scripts, "head")
             elif current != head:
+                # Only an index the file upgrade could not see gets here
+                # (an in-memory one).
                 raise indexer.IndexerException(
-                    "The SQLite index %s is at schema revision %s, not %s: "
-                    "SQLite indexes cannot be migrated (SQLite has no ALTER "
-                    "for constraints). Export the data and create a new "
-                    "index, or use PostgreSQL."
+                    "The SQLite index %s is at schema revision %s, not %s"
                     % (self.conf.indexer.url, current, head))
             if session.get(sql_indexer.ResourceType, "generic") is None:
                 session.add(sql_indexer.ResourceType(
