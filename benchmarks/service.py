@@ -10,8 +10,8 @@ measures through `POST /v1/batch/metrics/measures` until B batches (40 by
 default) are in; the clock stops when `/v1/status` shows no backlog and
 the aggregates read back. Prints measures/s end to end, the CPU time of the
 side's processes (API, metricd, PostgreSQL; not the client; in all and
-by part), the peak memory of its API and metricd processes, and the
-ratios.
+by part, with the part of it spent in the kernel), the peak memory of its
+API and metricd processes, and the ratios.
 
 Both APIs are started by `gnocchi-rs api`: upstream's side as
 `--server gunicorn` (upstream's Pecan application with upstream's drivers
@@ -40,7 +40,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 from project_services import start_service, stop_services  # noqa: E402
-from procstat import cpu_seconds, descendants, free_port, peak_rss_mb  # noqa: E402,E501
+from procstat import cpu_seconds, descendants, free_port, peak_rss_mb, system_seconds  # noqa: E402,E501
 BATCH_MEASURES = 5000
 AUTH = "Basic " + base64.b64encode(b"admin:").decode()
 
@@ -120,6 +120,8 @@ def run_side(name, workdir, args):
         cpu0 = sum(cpu_seconds(descendants(roots)).values())
         part0 = {part: sum(cpu_seconds(descendants([pid])).values())
                  for part, pid in parts.items()}
+        kernel0 = {part: sum(system_seconds(descendants([pid])).values())
+                   for part, pid in parts.items()}
         start = time.perf_counter()
         per_metric = max(1, BATCH_MEASURES // args.metrics) \
             if args.metrics < BATCH_MEASURES else 1
@@ -149,9 +151,11 @@ def run_side(name, workdir, args):
         cpu = sum(cpu_seconds(pids).values()) - cpu0
         by_part = {part: sum(cpu_seconds(descendants([pid])).values())
                    - part0[part] for part, pid in parts.items()}
+        kernel = {part: sum(system_seconds(descendants([pid])).values())
+                  - kernel0[part] for part, pid in parts.items()}
         memory = peak_rss_mb(descendants([s.pid for s in servers]))
         return {"measures": posted, "wall": wall, "cpu": cpu,
-                "peak_mb": memory, "by_part": by_part}
+                "peak_mb": memory, "by_part": by_part, "kernel": kernel}
     finally:
         for server in servers:
             server.send_signal(signal.SIGTERM)
@@ -184,9 +188,11 @@ def main():
             name, r["measures"] / r["wall"], 1e5 * r["cpu"] / r["measures"],
             r["peak_mb"]))
     for name, r in results.items():
-        print("  %-10s CPU s/100k by part: %s" % (name, ", ".join(
-            "%s %.2f" % (part, 1e5 * seconds / r["measures"])
-            for part, seconds in r["by_part"].items())))
+        print("  %-10s CPU s/100k by part (of which in the kernel): %s" % (
+            name, ", ".join(
+                "%s %.2f (%.2f)" % (part, 1e5 * seconds / r["measures"],
+                                    1e5 * r["kernel"][part] / r["measures"])
+                for part, seconds in r["by_part"].items())))
     up, rs = results["upstream"], results["gnocchi-rs"]
     print("gnocchi-rs: %.1fx the throughput, %.1fx less CPU, %.2fx the "
           "peak memory of upstream" % (
