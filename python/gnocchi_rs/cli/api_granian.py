@@ -103,20 +103,26 @@ class ApiServer(granian_server.MPServer):
 
     def _serve_loop(self, spawn_target, target_loader):
         while True:
-            self.main_loop_interrupt.wait()
+            # Woken by granian's signal handlers and workers' watchers; the
+            # timeout makes a wake-up lost between two flags harmless.
+            self.main_loop_interrupt.wait(timeout=1.0)
             if self.interrupt_signal:
                 return
             if self.interrupt_children:
+                self.main_loop_interrupt.clear()
+                dead = set()
+                while self.interrupt_children:
+                    dead.add(self.interrupt_children.pop())
+                dead = sorted(dead)
                 now = time.monotonic()
-                dead = sorted(set(self.interrupt_children))
                 if any(self._exited_at_boot(index, now) for index in dead):
                     granian_log.logger.error(
                         "A worker exited while starting, stopping")
+                    # granian's shutdown exits 1 when this is not empty
+                    self.interrupt_children.extend(dead)
                     return
-                self.interrupt_children.clear()
-                self.main_loop_interrupt.clear()
                 self._respawn_workers(dead, spawn_target, target_loader)
-            elif self.reload_signal:
+            if self.reload_signal:
                 self._reload(spawn_target, target_loader)
             else:
                 self.main_loop_interrupt.clear()
