@@ -74,14 +74,19 @@ def without_process_environment(app, process_env):
 def end_with_parent(parent_pid):
     """SIGTERM to this worker when its master dies, however it dies:
     granian's workers do not watch their parent (gunicorn's do), so a
-    master killed with SIGKILL would leave them serving on its socket."""
+    master killed with SIGKILL would leave them serving on its socket.
+    Until granian sets the worker's own handlers (after the application
+    is loaded), SIGTERM and SIGINT end it: the handlers inherited from the
+    master would only set the master's flags in this copy of it."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
         LOG.warning("Cannot ask for a signal at the API master's death: %s",
                     os.strerror(ctypes.get_errno()))
     if os.getppid() != parent_pid:
         # The master died before the request took effect.
-        os.kill(os.getpid(), signal.SIGTERM)
+        os._exit(1)
 
 
 def load_app(conf, master_pid):
