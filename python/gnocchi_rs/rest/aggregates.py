@@ -44,6 +44,7 @@ import pecan.jsonify
 from gnocchi_rs import _native
 from gnocchi_rs import processor as processor_native
 from gnocchi_rs.rest import lookup
+from gnocchi_rs.rest import resource_listing
 from gnocchi_rs.rest import resource_search
 from gnocchi_rs.rest import routing
 from gnocchi_rs.rest.routing import Declined
@@ -146,15 +147,21 @@ class AggregatesRoutes:
         groupby = sorted(set(api.arg_to_list(groupby)))
         if groupby and use_history:
             raise Declined("groups over the resources' history")
-        resources = self._backend("indexer").list_resources(
-            resource_type, attribute_filter=attribute_filter,
-            sorts=groupby or api.RESOURCE_DEFAULT_PAGINATION)
+        indexer = self._backend("indexer")
         if not groupby:
-            refs = resource_search.references(resources, wildcards)
+            # Without details, the resources themselves are not needed.
+            refs = None if details else resource_listing.references(
+                indexer, resource_type, attribute_filter, wildcards)
+            if refs is None:
+                refs = resource_search.references(indexer.list_resources(
+                    resource_type, attribute_filter=attribute_filter,
+                    sorts=api.RESOURCE_DEFAULT_PAGINATION), wildcards)
             if not refs:
                 raise Declined("no metric matches")
             [answer] = self._evaluated([refs], evaluation)
             return _answer(_measures(answer, _resources(refs, details)))
+        resources = indexer.list_resources(
+            resource_type, attribute_filter=attribute_filter, sorts=groupby)
         # A group where no metric matches is left out of the answer.
         found = [(group, refs) for group, refs in (
             (group, resource_search.references(members, wildcards))
