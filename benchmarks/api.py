@@ -19,7 +19,8 @@ tens of percent between minutes). In a run each request is sent N times
 HTTP on 127.0.0.1 (keep-alive where the server keeps it) after a warm-up;
 the figure is the server's CPU per request (utime + stime of the server
 process and its descendants, from /proc/<pid>/stat, before and after;
-nothing subtracted). The client's CPU is not counted. The idle CPU of
+nothing subtracted; the part spent in the kernel, system time, printed
+beside). The client's CPU is not counted. The idle CPU of
 each server is measured too and printed when it would add more than 1% to
 a figure.
 
@@ -343,10 +344,11 @@ class Server:
 
 
 def run_requests(server, client, path, bodies, expect=202, repeat=True,
-                 method="POST"):
+                 method="POST", kernel=None):
     """(server CPU seconds, wall seconds, requests) for the bodies (None:
     no body), one by one, sent again in turn (if ``repeat``) until
-    MIN_WALL seconds have passed."""
+    MIN_WALL seconds have passed; the kernel's part of the CPU appended
+    to the list ``kernel`` if one is given."""
     cpu = ServerCpu(server.proc.pid, [REDIS["pid"]] if REDIS else ())
     start = time.perf_counter()
     sent = 0
@@ -361,6 +363,8 @@ def run_requests(server, client, path, bodies, expect=202, repeat=True,
         if not repeat or wall >= MIN_WALL or sent >= 1000 * len(bodies):
             break
     seconds = cpu.seconds()
+    if kernel is not None:
+        kernel.append(cpu.kernel_seconds())
     if os.environ.get("API_BENCH_DEBUG"):
         print("  %s x %d: %.3f s CPU, %.3f s wall" % (
             path[:40], sent, seconds, wall))
@@ -435,10 +439,11 @@ def measure_side(server_kind, side, auth, workdir, workload, args):
         client.reconnect()   # a keep-alive may have timed out while idle
         for name, _, n, _ in REQUESTS:
             path, bodies = workload.bodies(name, count(n, args.scale))
+            kernel = []
             cpu, wall, sent = run_requests(
                 server, client, path, bodies,
-                repeat=name != "ceilometer-new")
-            figures[name] = (cpu / sent, wall / sent)
+                repeat=name != "ceilometer-new", kernel=kernel)
+            figures[name] = (cpu / sent, wall / sent, kernel[-1] / sent)
     finally:
         if client.conn:
             client.conn.close()
@@ -499,12 +504,13 @@ def print_table(server_kind, auth, results, floor):
     print("%-40s %20s %20s %7s %7s" % ("POST /v1/...", "upstream",
                                       "gnocchi-rs", "ratio", "target"))
     for name, label, _, target in REQUESTS:
-        (uc, uw), (rc, rw) = up[name], rs[name]
+        (uc, uw, uk), (rc, rw, rk) = up[name], rs[name]
         ratio = uc / rc if rc else float("inf")
-        print("%-40s %9.2f ms (%5.1f) %9.2f ms (%5.1f) %6.1fx %7s" % (
-            label, 1e3 * uc, 1e3 * uw, 1e3 * rc, 1e3 * rw, ratio,
-            ">= %dx%s" % (target, "" if ratio >= target else " no")
-            if target else ""))
+        print("%-40s %9.2f ms (%5.1f) %9.2f ms (%5.1f) %6.1fx %7s"
+              "   kernel: %.2f / %.2f ms" % (
+                  label, 1e3 * uc, 1e3 * uw, 1e3 * rc, 1e3 * rw, ratio,
+                  ">= %dx%s" % (target, "" if ratio >= target else " no")
+                  if target else "", 1e3 * uk, 1e3 * rk))
     for name, label in (("single", "1 measure"),
                         ("batch", "5000-measure batch")):
         print("%-40s %9.2f ms (%5.1f)" % ("floor: trivial WSGI app, " + label,
@@ -534,7 +540,7 @@ def print_as_deployed(medians):
         print("as deployed, auth %s: upstream's gnocchi-api (uwsgi) vs "
               "gnocchi-rs api (granian), server CPU per request" % auth)
         for name, label, _, target in REQUESTS:
-            (uc, _), (rc, _) = up[name], rs[name]
+            uc, rc = up[name][0], rs[name][0]
             print("%-40s %9.2f ms %9.2f ms %6.1fx" % (
                 label, 1e3 * uc, 1e3 * rc, uc / rc if rc else float("inf")))
 

@@ -92,10 +92,19 @@ class ServerCpu:
     def __init__(self, root, also=()):
         self.root = root
         self.also = set(also)
-        self.before = cpu_seconds(descendants([root]) | self.also)
+        pids = descendants([root]) | self.also
+        self.before = cpu_seconds(pids)
+        self.kernel_before = system_seconds(pids)
 
     def seconds(self):
         after = cpu_seconds(descendants([self.root]) | self.also
                             | set(self.before))
         return sum(cpu - self.before.get(pid, 0.0)
+                   for pid, cpu in after.items())
+
+    def kernel_seconds(self):
+        """The part of seconds() spent in the kernel."""
+        after = system_seconds(descendants([self.root]) | self.also
+                               | set(self.kernel_before))
+        return sum(cpu - self.kernel_before.get(pid, 0.0)
                    for pid, cpu in after.items())
