@@ -39,23 +39,19 @@ def cpu_seconds(pids):
     every measurement runs for MIN_WALL seconds at least. (Per-thread
     schedstat is finer but forgets threads that ended: upstream's
     parallel_map starts a thread pool per batch, half of its CPU.)"""
-    tick = os.sysconf("SC_CLK_TCK")
-    cpu = {}
-    for pid in pids:
-        try:
-            with open("/proc/%d/stat" % pid) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        cpu[pid] = sum(int(x) for x in fields[11:15]) / tick
-    return cpu
+    return _seconds(pids, (11, 12, 13, 14))
 
 
 def system_seconds(pids):
     """stime + cstime of each live pid, in s: the part of cpu_seconds
     spent in the kernel on the processes' behalf (file creation, renames,
     sockets), which a faster user-space program does not reduce."""
+    return _seconds(pids, (12, 14))
+
+
+def _seconds(pids, fields):
+    """The sum of the given clock-tick fields of /proc/<pid>/stat (counted
+    after the command's name) of each live pid, in s."""
     tick = os.sysconf("SC_CLK_TCK")
     cpu = {}
     for pid in pids:
@@ -64,8 +60,8 @@ def system_seconds(pids):
                 stat = f.read()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        cpu[pid] = (int(fields[12]) + int(fields[14])) / tick
+        values = stat[stat.rindex(")") + 2:].split()
+        cpu[pid] = sum(int(values[k]) for k in fields) / tick
     return cpu
 
 

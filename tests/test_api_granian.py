@@ -23,6 +23,13 @@ def _free_port():
         return sock.getsockname()[1]
 
 
+def _data_directory(tmp_path):
+    """A set-up embedded configuration and index in ``tmp_path``."""
+    directory = str(tmp_path)
+    rest_harness.set_up(rest_harness.embedded_conf(directory)).disconnect()
+    return directory
+
+
 def _start(directory, env=None):
     port = _free_port()
     log = open(os.path.join(directory, "api.log"), "ab")
@@ -65,9 +72,7 @@ def _get(port, path, headers=None):
 
 
 def test_process_environment_is_not_the_request(tmp_path):
-    directory = str(tmp_path)
-    conf = rest_harness.embedded_conf(directory)
-    rest_harness.set_up(conf).disconnect()
+    directory = _data_directory(tmp_path)
     with open(os.path.join(directory, "gnocchi.conf"), "a") as f:
         f.write("[api]\nauth_mode = remoteuser\n")
     # Exported where the server starts: neither is the request's.
@@ -103,9 +108,7 @@ def test_process_environment_is_not_the_request(tmp_path):
 
 def test_basic_auth_request_is_served_and_the_server_stops_on_sigterm(
         tmp_path):
-    directory = str(tmp_path)
-    conf = rest_harness.embedded_conf(directory)
-    rest_harness.set_up(conf).disconnect()
+    directory = _data_directory(tmp_path)
     server, port = _start(directory)
     try:
         _wait_ready(server, port, os.path.join(directory, "api.log"))
@@ -122,9 +125,7 @@ def test_basic_auth_request_is_served_and_the_server_stops_on_sigterm(
 
 def test_a_worker_that_cannot_load_the_application_stops_the_server(
         tmp_path):
-    directory = str(tmp_path)
-    conf = rest_harness.embedded_conf(directory)
-    rest_harness.set_up(conf).disconnect()
+    directory = _data_directory(tmp_path)
     with open(os.path.join(directory, "gnocchi.conf"), "a") as f:
         f.write("[api]\npaste_config = %s/bad-paste.ini\n" % directory)
     with open(os.path.join(directory, "bad-paste.ini"), "w") as f:
@@ -142,9 +143,7 @@ def test_a_worker_that_cannot_load_the_application_stops_the_server(
 
 
 def test_workers_end_with_a_killed_master(tmp_path):
-    directory = str(tmp_path)
-    conf = rest_harness.embedded_conf(directory)
-    rest_harness.set_up(conf).disconnect()
+    directory = _data_directory(tmp_path)
     server, port = _start(directory)
     try:
         _wait_ready(server, port, os.path.join(directory, "api.log"))
