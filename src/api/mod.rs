@@ -7,6 +7,7 @@
 //! *declined*, and the caller hands the request to upstream's own code,
 //! which gives upstream's answer, errors included, to the letter.
 
+pub mod answer;
 pub mod guard;
 pub mod json;
 pub mod measures;

@@ -2,6 +2,7 @@
 //! convert, release the GIL, call the core, convert back.
 
 mod aggregates;
+mod answer;
 mod api;
 mod archive_policy;
 mod carbonara;
@@ -47,6 +48,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     storage::register(m)?;
     incoming::register(m)?;
     api::register(m)?;
+    answer::register(m)?;
     aggregates::register(m)?;
     schedule::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
