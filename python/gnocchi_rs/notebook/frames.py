@@ -77,7 +77,7 @@ class Table:
                 numpy.array([label[i] for label in self.labels],
                             dtype=object), counts)
         if self.series:
-            grans, times, values = (numpy.concatenate(part) for part in
+            times, grans, values = (numpy.concatenate(part) for part in
                                     zip(*self.series))
         else:
             times, grans, values = _EMPTY

@@ -96,7 +96,7 @@ class Gnocchi:
             body = conditions[0] if len(conditions) == 1 else \
                 {"and": conditions}
         found = self._pages("POST", "/v1/search/resource/%s" % resource_type,
-                            params, body=body or {},
+                            params, body=body,
                             what="searching %s resources" % resource_type)
         return _listing(found, ("id", "type", "original_resource_id"))
 
@@ -305,6 +305,13 @@ def _listing(items, first_columns):
     import pandas
 
     frame = pandas.DataFrame(items)
+    if "archive_policy" in frame.columns:
+        # The policy in full (its methods a set, in no stable order) is
+        # one call away; a listing names it.
+        names = [p.get("name") if isinstance(p, dict) else p
+                 for p in frame.pop("archive_policy")]
+        if "archive_policy_name" not in frame.columns:
+            frame["archive_policy_name"] = names
     if frame.empty:
         return pandas.DataFrame(columns=list(first_columns))
     for column in _TIME_COLUMNS:

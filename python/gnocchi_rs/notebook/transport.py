@@ -127,6 +127,11 @@ class LocalTransport:
             raise errors.ReadOnly(
                 "a local source only reads; %s %s needs a server "
                 "(gnocchi_rs.notebook.connect)" % (method, path))
+        if str((params or {}).get("refresh", "")).lower() in (
+                "true", "1", "yes"):
+            raise errors.ReadOnly(
+                "a local source only reads; a refresh processes measures, "
+                "ask the server (gnocchi_rs.notebook.connect)")
         query = _encoded(params)
         request = webob.Request.blank(
             path + ("?" + query if query else ""), method=method,
