@@ -34,9 +34,15 @@ scalars = st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | \
 def _like_a_measure_list(items):
     """What the reader takes for measures (by its first item): Gnocchi's
     answers have no other list of that shape."""
-    return bool(items) and isinstance(items[0], list) and \
-        len(items[0]) == 3 and isinstance(items[0][0], str) and \
-        not isinstance(items[0][1], (str, list, dict, type(None), bool))
+    if not items or not isinstance(items[0], list) or len(items[0]) != 3:
+        return False
+    when, granularity, value = items[0]
+    return isinstance(when, str) and _number(granularity) and (
+        value is None or isinstance(value, (int, float)))
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 trees = st.recursive(
@@ -48,8 +54,7 @@ trees = st.recursive(
 
 
 def _expected(node):
-    if isinstance(node, list) and node and isinstance(node[0], list) and \
-            len(node[0]) == 3 and isinstance(node[0][0], str):
+    if isinstance(node, list) and _like_a_measure_list(node):
         return (numpy.array([numpy.datetime64(t.replace("+00:00", ""), "ns")
                              for t, _, _ in node]).view(numpy.int64),
                 numpy.array([g for _, g, _ in node], dtype=float),
