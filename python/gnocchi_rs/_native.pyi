@@ -242,6 +242,12 @@ def render_measures(
     """``[[timestamp, granularity, value], ...]`` as upstream's API renders
     it, for ``(granularity seconds, timestamps ns, values)`` in order."""
     ...
+def read_answer(body: bytes) -> Any:
+    """A JSON answer of Gnocchi's API as Python objects, each list of
+    measures as ``(timestamps ns int64, granularities s float64, values
+    float64)`` arrays (null values NaN). ``ValueError`` for a body that is
+    not such an answer."""
+    ...
 def parse_operations(text: str) -> List[Any]:
     """The operations string of ``/v1/aggregates`` as the nested lists of
     words upstream's parser makes of it; ``RequestDeclined`` where
