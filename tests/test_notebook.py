@@ -136,8 +136,11 @@ QUERIES = [
     ("resampled to 10 min", lambda g, ids: g.measures(
         ids[0], granularity=60, resample="10min")),
     ("long", lambda g, ids: g.measures(ids, granularity=60, shape="long")),
-    ("by resource and name", lambda g, ids: g.measures(
+    ("from a metrics frame", lambda g, ids: g.measures(
         g.metrics(name="cpu"), granularity=60)),
+    ("by resource and name, numpy times", lambda g, ids: g.measures(
+        [(r, "mem") for r in sorted(set(g.metrics()["resource_id"]))],
+        granularity=3600, start=numpy.datetime64("2026-12-06T05:00"))),
     ("aggregates of ids", lambda g, ids: g.aggregates(
         "(aggregate mean (metric %s))" % " ".join(
             "(%s mean)" % i for i in ids[:3]), granularity=60)),
@@ -275,6 +278,20 @@ def test_permissions_and_a_read_only_local_source(deployment):
         local.create_metric(name="x", archive_policy_name="low")
     with pytest.raises(gn.ReadOnly):
         local.measures(metric, refresh=True)
+
+
+def test_a_keystoneauth_session_reaches_the_catalogs_endpoint(deployment):
+    from keystoneauth1 import http_basic
+    from keystoneauth1 import session
+
+    http, local, state = deployment
+    auth = http_basic.HTTPBasicAuth(endpoint=http._transport.url,
+                                    username="admin", password="")
+    g = gn.connect(session=session.Session(auth=auth))
+    metric = sorted(state["series"])[0]
+    _frames_equal(g.measures(metric), http.measures(metric))
+    with pytest.raises(gn.NotFound):
+        g.measures(str(uuid.uuid4()))
 
 
 def test_sources_that_cannot_be_used(tmp_path):
