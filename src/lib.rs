@@ -8,6 +8,7 @@ pub mod aggregates;
 pub mod api;
 pub mod archive_policy;
 pub mod carbonara;
+pub mod check;
 pub mod error;
 pub mod incoming;
 pub mod pipeline;

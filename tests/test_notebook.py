@@ -48,9 +48,9 @@ def _conf(directory, backend, redis_url):
 def _redis_db(url):
     import redis
 
-    url = url.split("?")[0].rstrip("/") + "/7"
-    redis.Redis.from_url(url).flushdb()
-    return url
+    base = url.split("?")[0].rstrip("/")
+    redis.Redis.from_url(base + "/7").flushdb()
+    return base + "?db=7"
 
 
 @pytest.fixture(scope="module", params=["rs-file", "rs-redis"])

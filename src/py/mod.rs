@@ -6,6 +6,7 @@ mod answer;
 mod api;
 mod archive_policy;
 mod carbonara;
+mod check;
 mod connections;
 mod errors;
 mod ids;
@@ -49,6 +50,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     incoming::register(m)?;
     api::register(m)?;
     answer::register(m)?;
+    check::register(m)?;
     aggregates::register(m)?;
     schedule::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -28,7 +28,7 @@ SERVE_DEFAULT_PORT = 8041
 API_SERVERS = ("granian", "gunicorn")
 
 # Subcommands that read a gnocchi.conf and pass unknown options to oslo.
-_SERVICES = ("serve", "api", "metricd", "upgrade")
+_SERVICES = ("serve", "api", "metricd", "upgrade", "check")
 
 
 def bind_address(host, port):
@@ -106,6 +106,19 @@ def build_parser():
                  "archive-policies-creation"):
         upgrade_parser.add_argument("--skip-" + what, action="store_true")
     _add_config_options(upgrade_parser)
+
+    check_parser = commands.add_parser(
+        "check", help="is the stored data sound? (read-only unless "
+        "--repair)")
+    check_parser.add_argument(
+        "--repair", action="store_true",
+        help="move what is found aside (never deleted) and rebuild what "
+        "the raw series still holds")
+    check_parser.add_argument("--json", action="store_true",
+                              help="the report as JSON on stdout")
+    check_parser.add_argument("--quiet", action="store_true",
+                              help="no progress bar")
+    _add_config_options(check_parser)
 
     config_parser = commands.add_parser(
         "config", help="print a sample gnocchi.conf")
