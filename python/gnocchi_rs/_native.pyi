@@ -248,6 +248,23 @@ def read_answer(body: bytes) -> Any:
     float64)`` arrays (null values NaN). ``ValueError`` for a body that is
     not such an answer."""
     ...
+def inspect_blobs(
+    blobs: Sequence[Tuple[str, bytes, int, int]],
+) -> List[Tuple[Optional[str], int, Optional[int], Optional[int]]]:
+    """``gnocchi-rs check``'s judgement of ``(kind, data, split key ns,
+    sampling ns)`` blobs (kind "raw", "split" or "measures"), in parallel:
+    ``(problem or None, points, first ns, last ns)`` each."""
+    ...
+def file_metric_dirs(basepath: str) -> List[Tuple[str, str]]:
+    """``(metric id, directory)`` of every metric directory of a file
+    store, at any ``subdir_len``."""
+    ...
+def file_metric_contents(
+    dirs: Sequence[str],
+) -> List[List[Tuple[Optional[str], str, bytes]]]:
+    """Per directory, ``(method or None, name, bytes)`` of its objects,
+    read in parallel."""
+    ...
 def parse_operations(text: str) -> List[Any]:
     """The operations string of ``/v1/aggregates`` as the nested lists of
     words upstream's parser makes of it; ``RequestDeclined`` where

@@ -37,8 +37,9 @@ fn os_error(e: std::io::Error) -> PyErr {
 
 /// `(metric id, directory)` of every metric directory of a file store.
 #[pyfunction]
-fn file_metric_dirs(py: Python<'_>, basepath: PathBuf) -> PyResult<Vec<(String, PathBuf)>> {
-    py.detach(|| file_tree::metric_dirs(&basepath)).map_err(os_error)
+fn file_metric_dirs(py: Python<'_>, basepath: PathBuf) -> PyResult<Vec<(String, String)>> {
+    let found = py.detach(|| file_tree::metric_dirs(&basepath)).map_err(os_error)?;
+    Ok(found.into_iter().map(|(metric, path)| (metric, path.to_string_lossy().into_owned())).collect())
 }
 
 /// Per directory, `[(method or None, name, bytes)]`, read in parallel.

@@ -29,6 +29,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import decimal
+import functools
 
 from gnocchi_rs import _native
 from gnocchi_rs.check import stores
@@ -76,6 +77,7 @@ def _ns(text):
     return int(decimal.Decimal(text) * _NS)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def parse_name(method, name):
     """(kind, method, key ns, granularity ns) of an object name, or
     (None, reason) for a name that is not version 3 of upstream's
@@ -196,7 +198,7 @@ def _check_batch(store, locations, known, report, repair):
             series = (metric, split_method, granularity)
             last[series] = max(last.get(series, newest), newest)
     for (metric, split_method, granularity), splits in by_series.items():
-        timespan = _policy(known[metric])[1][granularity]
+        timespan = _policy(known[metric])[1].get(granularity)
         newest = last.get((metric, split_method, granularity))
         if timespan is None or newest is None:
             continue
