@@ -148,7 +148,7 @@ mod tests {
 
     #[test]
     fn floats_read_back_to_the_bits_rendered() {
-        for value in [0.1, 1.0 / 3.0, -0.0, 1e-300, 123456789.123456789, f64::MAX] {
+        for value in [0.1, 1.0 / 3.0, -0.0, 1e-300, 123_456_789.123_456_78, f64::MAX] {
             let body = format!(r#"[["1970-01-01T00:00:00+00:00", 1.0, {value:?}]]"#);
             let got = measures(read(body.as_bytes()).unwrap()).values[0];
             assert_eq!(got.to_bits(), value.to_bits(), "{value:?}");

@@ -93,6 +93,30 @@ impl RadosPool {
         py.detach(|| self.pool.write_all(&ops, true)).into_py_result(py)
     }
 
+    /// Every object name of the pool.
+    fn list_objects(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        py.detach(|| self.pool.list_objects()).into_py_result(py)
+    }
+
+    /// Sets omap keys of one object (created if missing).
+    fn omap_set(&self, py: Python<'_>, name: String, entries: Vec<(Vec<u8>, Vec<u8>)>) -> PyResult<()> {
+        let entries: Vec<(&[u8], &[u8])> = entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect();
+        py.detach(|| {
+            self.pool.write_all(
+                &[rados::write_op(name, vec![rados::WriteStep::Create, rados::WriteStep::OmapSet(entries)])],
+                false,
+            )
+        })
+        .into_py_result(py)
+    }
+
+    /// Removes omap keys of one object (a missing object is not an error).
+    fn omap_remove(&self, py: Python<'_>, name: String, keys: Vec<Vec<u8>>) -> PyResult<()> {
+        let keys: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+        py.detach(|| self.pool.write_all(&[rados::write_op(name, vec![rados::WriteStep::OmapRemove(keys)])], true))
+            .into_py_result(py)
+    }
+
     /// Omap entries of one object whose keys start with `prefix` (`None`:
     /// no such object).
     #[pyo3(signature = (name, prefix=String::new()))]

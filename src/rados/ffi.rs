@@ -4,7 +4,7 @@
 //! of them. Everything exported from here is safe to call.
 
 use super::write::{WriteOp, WriteStep};
-use super::{c_string, check, OmapEntries};
+use super::{c_string, check, OmapEntries, ENOENT};
 use crate::error::{Error, Result};
 use std::ffi::{c_char, c_int, c_uchar, c_void, CStr, CString};
 use std::ptr::null_mut;
@@ -82,6 +82,9 @@ librados_api! {
     fn rados_aio_read_op_operate(Handle, Handle, Handle, *const c_char, c_int) -> c_int;
     fn rados_omap_get_next2(Handle, *mut *mut c_char, *mut *mut c_char, *mut usize, *mut usize) -> c_int;
     fn rados_omap_get_end(Handle);
+    fn rados_nobjects_list_open(Handle, *mut Handle) -> c_int;
+    fn rados_nobjects_list_next(Handle, *mut *const c_char, *mut *const c_char, *mut *const c_char) -> c_int;
+    fn rados_nobjects_list_close(Handle);
 }
 
 extern "C" {
@@ -210,6 +213,33 @@ unsafe impl Sync for IoCtx {}
 impl IoCtx {
     pub(super) fn cluster(&self) -> &Cluster {
         &self.cluster
+    }
+
+    /// The name of every object of the pool (default namespace), in
+    /// librados' order.
+    pub(super) fn list_objects(&self) -> Result<Vec<String>> {
+        let mut raw = null_mut();
+        // SAFETY: a live context; `raw` receives the listing handle.
+        let rc = unsafe { (self.api.rados_nobjects_list_open)(self.handle.raw, &mut raw) };
+        check(rc, || "listing the pool's objects".into())?;
+        let listing = Owned::new(raw, self.api.rados_nobjects_list_close);
+        let mut names = Vec::new();
+        loop {
+            let mut entry: *const c_char = std::ptr::null();
+            // SAFETY: an open listing; the locator and namespace may be
+            // NULL; `entry` points into the listing until the next call.
+            let rc = unsafe { (self.api.rados_nobjects_list_next)(listing.raw, &mut entry, null_mut(), null_mut()) };
+            if rc == -ENOENT {
+                return Ok(names);
+            }
+            check(rc, || "listing the pool's objects".into())?;
+            if entry.is_null() {
+                return Err(Error::Backend("ceph: librados listed an object without a name".into()));
+            }
+            // SAFETY: a NUL-terminated name valid until the next call,
+            // copied out now.
+            names.push(unsafe { CStr::from_ptr(entry) }.to_string_lossy().into_owned());
+        }
     }
 }
 

@@ -34,7 +34,7 @@ pub const READ_BALANCED: c_int = 1 | 16;
 pub const READ_CONSISTENT: c_int = 0;
 /// Omap writes skip the RW lock, as upstream's do.
 pub const WRITE_SKIP_LOCKS: c_int = 16;
-const ENOENT: c_int = 2;
+pub(crate) const ENOENT: c_int = 2;
 const ERANGE: c_int = 34;
 const EOVERFLOW: c_int = 75;
 
@@ -111,5 +111,10 @@ impl Pool {
 
     pub fn fsid(&self) -> Result<String> {
         self.io.cluster().fsid()
+    }
+
+    /// Every object name of the pool.
+    pub fn list_objects(&self) -> Result<Vec<String>> {
+        self.io.list_objects()
     }
 }

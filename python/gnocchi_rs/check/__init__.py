@@ -121,8 +121,10 @@ def _policy_uncached(policy):
     return frozenset(policy.aggregation_methods), timespans
 
 
-def check(index, store, repair=False, progress=None, batch=BATCH):
-    """The report of ``store`` against the metrics of ``index``."""
+def check(index, store, incoming=None, repair=False, progress=None,
+          batch=BATCH):
+    """The report of ``store`` (and the ``incoming`` blobs, when given)
+    against the metrics of ``index``."""
     report = Report()
     _POLICIES.clear()  # policies may change between runs
     known = {str(m.id): m for m in index.list_metrics(details=True)}
@@ -144,7 +146,8 @@ def check(index, store, repair=False, progress=None, batch=BATCH):
             finding.repaired = "moved to %s" % store.quarantine_metric(
                 locations, metric)
         report.findings.append(finding)
-    _check_incoming(store, report, repair)
+    if incoming is not None:
+        _check_incoming(incoming, report, repair)
     if progress and not ids:
         progress(len(known), len(known))
     return report
@@ -171,6 +174,8 @@ def _check_batch(store, locations, known, report, repair):
                     % (known[metric].archive_policy.name, split_method,
                        granularity / 1e9)))
                 continue
+            if what[0] == "raw" and not blob:
+                continue  # created, no measure processed yet (Ceph)
             present.append(((metric, method, name), what, blob))
     verdicts = _native.inspect_blobs(
         [(p[0], b, p[2], p[3]) for _, p, b in present])

@@ -39,15 +39,18 @@ def run(args):
 
     conf = gnocchi_conf.load_conf(args)
     try:
-        store = stores.for_conf(conf)
+        store, incoming = stores.for_conf(conf)
     except NotImplementedError as e:
         print("gnocchi-rs check: %s" % e, file=sys.stderr)
         return 2
     index = indexer.get_driver(conf)
     started = time.monotonic()
     try:
+        if incoming is None:
+            print("gnocchi-rs check: incoming driver %s is not read"
+                  % conf.incoming.driver, file=sys.stderr)
         report = check.check(
-            index, store, repair=args.repair,
+            index, store, incoming, repair=args.repair,
             progress=None if args.quiet else _progress_printer(sys.stderr))
     finally:
         index.disconnect()
