@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ import numpy
 BIN = os.path.dirname(sys.executable)
 
 _UPSTREAM_READ = """
-import resource, sys, time, json
+import sys, time, json
 from gnocchi import indexer, service, storage
 from oslo_config import cfg
 conf = service.prepare_service(args=["--config-file", sys.argv[1]],
@@ -53,7 +52,32 @@ for start in range(0, len(metrics), 256):
             points += len(series)
 print(json.dumps({"wall": time.monotonic() - wall,
                   "cpu": time.process_time() - cpu, "points": points,
-                  "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+                  "maxrss": peak_kib()}))
+"""
+
+
+_OURS = """
+import contextlib, io, json, sys, time
+from gnocchi_rs.cli import main
+wall, cpu = time.monotonic(), time.process_time()
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    status = main(["check", "--quiet", "--json", "--config-file", sys.argv[1]])
+report = json.loads(out.getvalue())
+print(json.dumps({"wall": time.monotonic() - wall,
+                  "cpu": time.process_time() - cpu, "status": status,
+                  "report": report,
+                  "maxrss": peak_kib()}))
+"""
+
+# VmHWM: the peak of this process' own memory since exec (ru_maxrss would
+# carry the forking parent's over exec).
+_PEAK = """
+def peak_kib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
 """
 
 
@@ -97,16 +121,14 @@ def populate(directory, metrics, points):
     return path
 
 
-def run_measured(argv):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    wall = time.monotonic()
-    out = subprocess.run(argv, capture_output=True, text=True)
-    wall = time.monotonic() - wall
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if out.returncode not in (0, 1):
+def run_measured(script, path):
+    """A fresh interpreter runs ``script``, which reports its own wall,
+    CPU and peak RSS (KiB) as JSON on its last line."""
+    out = subprocess.run([sys.executable, "-c", _PEAK + script, path],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
         raise SystemExit(out.stderr[-3000:])
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, after.ru_maxrss / 1024, out.stdout
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main():
@@ -120,29 +142,26 @@ def main():
     print("populated %d metrics x %d points in %.0fs" % (
         args.metrics, args.points, time.monotonic() - started))
     # Warm the page cache for both alike.
-    run_measured([os.path.join(BIN, "gnocchi-rs"), "check", "--quiet",
-                  "--json", "--config-file", path])
-    ours = run_measured([os.path.join(BIN, "gnocchi-rs"), "check",
-                         "--quiet", "--json", "--config-file", path])
-    report = json.loads(ours[3])
-    # ru_maxrss of children is the largest child so far: measure upstream
-    # in a fresh interpreter that reports its own.
-    upstream = run_measured([sys.executable, "-c", _UPSTREAM_READ, path])
-    up = json.loads(upstream[3].strip().splitlines()[-1])
+    run_measured(_OURS, path)
+    ours = run_measured(_OURS, path)
+    up = run_measured(_UPSTREAM_READ, path)
+    report = ours["report"]
     print("gnocchi-rs check: %d metrics, %d objects, %d points, %s" % (
         report["metrics"], report["objects"], report["points"],
         "sound" if not report["findings"] else report["counts"]))
-    print("%-34s %9s %9s %10s" % ("", "wall s", "CPU s", "peak MiB"))
-    print("%-34s %9.2f %9.2f %10.0f" % ("gnocchi-rs check (whole command)",
-                                         ours[0], ours[1], ours[2]))
-    print("%-34s %9.2f %9.2f %10s" % ("  of which the check itself",
-                                       report["seconds"], float("nan"), ""))
-    print("%-34s %9.2f %9.2f %10.0f" % (
-        "upstream driver reads everything", up["wall"], up["cpu"],
+    print("%-40s %8s %8s %9s" % ("", "wall s", "CPU s", "peak MiB"))
+    print("%-40s %8.2f %8.2f %9.0f" % (
+        "gnocchi-rs check (command, in process)", ours["wall"], ours["cpu"],
+        ours["maxrss"] / 1024))
+    print("%-40s %8.2f" % ("  of which the check itself",
+                           report["seconds"]))
+    print("%-40s %8.2f %8.2f %9.0f" % (
+        "upstream's file driver reads it all", up["wall"], up["cpu"],
         up["maxrss"] / 1024))
-    print("upstream read %d aggregate points; ratio of the check to "
-          "upstream's read (wall): %.1fx" % (up["points"],
-                                             up["wall"] / report["seconds"]))
+    print("upstream's read: %d aggregate points. Wall time, upstream's "
+          "read / gnocchi-rs check: %.1fx (the check itself: %.1fx)" % (
+              up["points"], up["wall"] / ours["wall"],
+              up["wall"] / report["seconds"]))
 
 
 if __name__ == "__main__":

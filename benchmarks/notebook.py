@@ -31,7 +31,7 @@ import numpy
 WAYS = ("local", "http", "by hand")
 
 _READER = textwrap.dedent("""
-    import json, resource, statistics, sys, time
+    import json, statistics, sys, time
     import pandas, requests
     from gnocchi_rs import notebook as gn
 
@@ -59,11 +59,14 @@ _READER = textwrap.dedent("""
     read = by_hand if way == "by hand" else (
         lambda: source.measures(ids, granularity=60))
 
-    def rss_mib():
+    def status_mib(field):
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
+
+    def rss_mib():
+        return status_mib("VmRSS")
 
     before = rss_mib()
     times = []
@@ -72,7 +75,9 @@ _READER = textwrap.dedent("""
         frame = read()
         times.append(time.perf_counter() - start)
         del frame
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM: this process' own peak since exec (ru_maxrss would carry the
+    # forking parent's over exec).
+    peak = status_mib("VmHWM")
     frame = read()
     frame.index.name = "timestamp"
     frame.columns.name = "metric"
