@@ -186,6 +186,22 @@ def test_corruption_is_found_repaired_and_everything_reads(populated):
     assert after.findings == []
 
 
+def test_orphans_are_found_and_moved_aside(populated):
+    path, conf, index, (store, incoming) = populated
+    metrics = sorted(str(m.id) for m in index.list_metrics())
+    orphan, deleting = metrics[0], metrics[1]
+    index.expunge_metric(uuid.UUID(orphan))  # gone, its data left behind
+    index.delete_metric(uuid.UUID(deleting))  # waiting for the janitor
+    report = check.check(index, store, incoming)
+    assert [(f.problem, f.metric) for f in report.findings] == [
+        ("orphan", orphan)]
+    repaired = check.check(index, store, incoming, repair=True)
+    assert repaired.findings[0].repaired.startswith("moved to")
+    assert orphan not in store.metric_locations()
+    assert deleting in store.metric_locations()
+    assert check.check(index, store, incoming).findings == []
+
+
 def test_the_command(populated):
     path, conf, index, (store, incoming) = populated
     gnocchi_rs = os.path.join(BIN, "gnocchi-rs")

@@ -139,7 +139,7 @@ def check(index, store, incoming=None, repair=False, progress=None,
         done += len(chunk)
         if progress:
             progress(done, len(known))
-    for metric in sorted(set(locations) - set(known) - deleting):
+    for metric in _orphans(index, set(locations) - set(known) - deleting):
         finding = Finding("orphan", metric, None, None,
                           "stored, but the indexer has no such metric")
         if repair:
@@ -151,6 +151,18 @@ def check(index, store, incoming=None, repair=False, progress=None,
     if progress and not ids:
         progress(len(known), len(known))
     return report
+
+
+def _orphans(index, candidates):
+    """The candidates the indexer still does not have: a metric created
+    while the store was walked is not an orphan."""
+    if not candidates:
+        return []
+    found = set()
+    for status in ("active", "delete"):
+        found.update(str(m.id) for m in index.list_metrics(
+            status=status, attribute_filter={"in": {"id": sorted(candidates)}}))
+    return sorted(candidates - found)
 
 
 def _check_batch(store, locations, known, report, repair):
