@@ -1,12 +1,14 @@
-//! A small Redis client: RESP2 over TCP or a unix socket, pipelines only.
+//! A small Redis client: RESP2 over TCP (TLS too: `redis_tls.rs`) or a
+//! unix socket, pipelines only.
 //! The storage and incoming backends send one pipeline per batch, so this
 //! is all they need; connections are pooled and dropped on any error.
 
 use crate::error::{backend, Error, Result};
+use crate::redis_tls::{self, TlsOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +24,8 @@ pub struct RedisConfig {
     pub password: Option<String>,
     pub db: i64,
     pub timeout: Option<Duration>,
+    /// TLS over TCP (redis-py's `ssl` options).
+    pub tls: Option<TlsOptions>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,8 +76,11 @@ impl Reply {
     }
 }
 
+type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
 enum Stream {
     Tcp(TcpStream),
+    Tls(Box<TlsStream>),
     Unix(UnixStream),
 }
 
@@ -81,6 +88,7 @@ impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
         }
     }
@@ -90,12 +98,14 @@ impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
         }
     }
     fn flush(&mut self) -> std::io::Result<()> {
         match self {
             Stream::Tcp(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
             Stream::Unix(s) => s.flush(),
         }
     }
@@ -105,6 +115,7 @@ impl Stream {
     fn set_nonblocking(&self, nonblocking: bool) -> std::io::Result<()> {
         match self {
             Stream::Tcp(s) => s.set_nonblocking(nonblocking),
+            Stream::Tls(s) => s.sock.set_nonblocking(nonblocking),
             Stream::Unix(s) => s.set_nonblocking(nonblocking),
         }
     }
@@ -115,14 +126,28 @@ struct Connection {
 }
 
 impl Connection {
-    fn open(config: &RedisConfig) -> Result<Connection> {
+    fn open(config: &RedisConfig, tls: Option<&Arc<rustls::ClientConfig>>) -> Result<Connection> {
         let stream = match &config.address {
             Address::Tcp { host, port } => {
                 let s = TcpStream::connect((host.as_str(), *port)).map_err(|e| backend(format!("redis {host}:{port}"), e))?;
                 s.set_nodelay(true).map_err(|e| backend("redis", e))?;
                 s.set_read_timeout(config.timeout).map_err(|e| backend("redis", e))?;
                 s.set_write_timeout(config.timeout).map_err(|e| backend("redis", e))?;
-                Stream::Tcp(s)
+                match tls {
+                    Some(tls) => {
+                        let mut stream = rustls::StreamOwned::new(redis_tls::connection(tls, host)?, s);
+                        // The handshake now, so that a refused certificate
+                        // is this connection's error, not the first command's.
+                        while stream.conn.is_handshaking() {
+                            stream
+                                .conn
+                                .complete_io(&mut stream.sock)
+                                .map_err(|e| backend(format!("redis TLS handshake with {host}:{port}"), e))?;
+                        }
+                        Stream::Tls(Box::new(stream))
+                    }
+                    None => Stream::Tcp(s),
+                }
             }
             Address::Unix(path) => {
                 let s = UnixStream::connect(path).map_err(|e| backend(format!("redis {path}"), e))?;
@@ -279,11 +304,27 @@ pub fn command(args: &[&[u8]]) -> Vec<Vec<u8>> {
 pub struct RedisClient {
     config: RedisConfig,
     idle: Mutex<Vec<Connection>>,
+    /// The TLS client configuration, read (certificate files) once.
+    tls: OnceLock<std::result::Result<Arc<rustls::ClientConfig>, String>>,
 }
 
 impl RedisClient {
     pub fn new(config: RedisConfig) -> RedisClient {
-        RedisClient { config, idle: Mutex::new(Vec::new()) }
+        RedisClient { config, idle: Mutex::new(Vec::new()), tls: OnceLock::new() }
+    }
+
+    fn tls(&self) -> Result<Option<&Arc<rustls::ClientConfig>>> {
+        let Some(options) = &self.config.tls else { return Ok(None) };
+        let configured = || {
+            redis_tls::client_config(options).map_err(|e| match e {
+                Error::Config(why) => why,
+                other => other.to_string(),
+            })
+        };
+        match self.tls.get_or_init(configured) {
+            Ok(config) => Ok(Some(config)),
+            Err(why) => Err(Error::Config(why.clone())),
+        }
     }
 
     pub fn config(&self) -> &RedisConfig {
@@ -305,7 +346,7 @@ impl RedisClient {
                         break conn;
                     }
                 }
-                None => break Connection::open(&self.config)?,
+                None => break Connection::open(&self.config, self.tls()?)?,
             }
         };
         let replies = conn.pipeline(commands)?;
@@ -334,6 +375,7 @@ mod tests {
             password: None,
             db: 0,
             timeout: Some(Duration::from_secs(5)),
+            tls: None,
         }
     }
 
@@ -396,7 +438,7 @@ mod tests {
     fn a_connection_the_server_closed_is_not_reused() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let mut open = Connection::open(&config(port)).unwrap();
+        let mut open = Connection::open(&config(port), None).unwrap();
         let (server_side, _) = listener.accept().unwrap();
         assert!(open.is_usable());
         drop(server_side);
@@ -412,7 +454,7 @@ mod tests {
     fn a_connection_with_unasked_data_is_not_reused() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let mut open = Connection::open(&config(port)).unwrap();
+        let mut open = Connection::open(&config(port), None).unwrap();
         let (mut server_side, _) = listener.accept().unwrap();
         server_side.write_all(b"+OK\r\n").unwrap();
         std::thread::sleep(Duration::from_millis(50));

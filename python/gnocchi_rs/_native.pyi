@@ -70,6 +70,12 @@ class RedisConnection:
         password: Optional[str] = None,
         db: int = 0,
         socket_timeout: Optional[float] = None,
+        ssl: bool = False,
+        ssl_ca_certs: Optional[str] = None,
+        ssl_certfile: Optional[str] = None,
+        ssl_keyfile: Optional[str] = None,
+        ssl_cert_reqs: Optional[str] = None,
+        ssl_check_hostname: bool = False,
     ) -> "RedisConnection": ...
 
 @final

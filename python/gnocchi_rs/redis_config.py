@@ -1,8 +1,9 @@
 """Connection settings of upstream's redis-py client, for the native one.
 
-Upstream parses ``redis_url`` (including sentinel options) into a redis-py
-client; the native drivers connect with the same settings, asking the
-sentinel for the current master when there is one.
+Upstream parses ``redis_url`` (including sentinel and TLS options) into a
+redis-py client; the native drivers connect with the same settings (TLS
+through rustls), asking the sentinel for the current master when there is
+one.
 """
 from __future__ import annotations
 
@@ -16,13 +17,33 @@ def native_connection(client):
     return _native.RedisConnection(**native_kwargs(client))
 
 
+# redis-py's TLS options the native client does not take: refused rather
+# than ignored.
+_TLS_UNSUPPORTED = ("ssl_password", "ssl_ca_path", "ssl_ca_data",
+                    "ssl_ciphers", "ssl_min_version")
+
+
+def _tls_settings(kwargs):
+    for option in _TLS_UNSUPPORTED:
+        if kwargs.get(option):
+            raise storage.StorageError(
+                "the rs-redis drivers do not take the TLS option %s; "
+                "use the redis driver" % option)
+    reqs = kwargs.get("ssl_cert_reqs", "required")
+    # redis-py takes a name or an ssl.VerifyMode.
+    reqs = {0: "none", 1: "optional", 2: "required"}.get(
+        getattr(reqs, "value", reqs), reqs)
+    return {"ssl": True,
+            "ssl_ca_certs": kwargs.get("ssl_ca_certs"),
+            "ssl_certfile": kwargs.get("ssl_certfile"),
+            "ssl_keyfile": kwargs.get("ssl_keyfile"),
+            "ssl_cert_reqs": None if reqs is None else str(reqs),
+            "ssl_check_hostname": bool(kwargs.get("ssl_check_hostname"))}
+
+
 def native_kwargs(client):
     pool = client.connection_pool
     kwargs = dict(pool.connection_kwargs)
-    if kwargs.get("ssl") or "SSL" in getattr(
-            pool.connection_class, "__name__", ""):
-        raise storage.StorageError(
-            "the rs-redis drivers do not speak TLS; use the redis driver")
     settings = {
         "username": kwargs.get("username"),
         "password": kwargs.get("password"),
@@ -37,4 +58,7 @@ def native_kwargs(client):
     else:
         settings.update(host=kwargs.get("host", "localhost"),
                         port=int(kwargs.get("port", 6379)))
+    if kwargs.get("ssl") or "SSL" in getattr(
+            pool.connection_class, "__name__", ""):
+        settings.update(_tls_settings(kwargs))
     return settings

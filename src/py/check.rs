@@ -42,12 +42,12 @@ fn file_metric_dirs(py: Python<'_>, basepath: PathBuf) -> PyResult<Vec<(String, 
     Ok(found.into_iter().map(|(metric, path)| (metric, path.to_string_lossy().into_owned())).collect())
 }
 
-/// Per directory, `[(method or None, name, bytes)]`, read in parallel.
+/// One object of a metric directory: method (None at the top), name, bytes.
+type ObjectResult<'py> = (Option<String>, String, Bound<'py, PyBytes>);
+
+/// Per directory, its objects, read in parallel.
 #[pyfunction]
-fn file_metric_contents<'py>(
-    py: Python<'py>,
-    dirs: Vec<PathBuf>,
-) -> PyResult<Vec<Vec<(Option<String>, String, Bound<'py, PyBytes>)>>> {
+fn file_metric_contents<'py>(py: Python<'py>, dirs: Vec<PathBuf>) -> PyResult<Vec<Vec<ObjectResult<'py>>>> {
     let read = py.detach(|| file_tree::metric_contents(&dirs));
     read.into_iter()
         .map(|objects| {

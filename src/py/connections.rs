@@ -5,6 +5,7 @@ use super::errors::IntoPyResult;
 use super::ids::optional_bytes;
 use crate::rados::{self, ConnectOptions, Pool};
 use crate::redis_client::{Address, RedisClient, RedisConfig};
+use crate::redis_tls::TlsOptions;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -21,7 +22,10 @@ pub struct RedisConnection {
 #[pymethods]
 impl RedisConnection {
     #[new]
-    #[pyo3(signature = (host=None, port=None, unix_socket_path=None, username=None, password=None, db=0, socket_timeout=None))]
+    #[pyo3(signature = (host=None, port=None, unix_socket_path=None, username=None, password=None, db=0, socket_timeout=None,
+                        ssl=false, ssl_ca_certs=None, ssl_certfile=None, ssl_keyfile=None, ssl_cert_reqs=None,
+                        ssl_check_hostname=false))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         host: Option<String>,
         port: Option<u16>,
@@ -30,6 +34,12 @@ impl RedisConnection {
         password: Option<String>,
         db: i64,
         socket_timeout: Option<f64>,
+        ssl: bool,
+        ssl_ca_certs: Option<String>,
+        ssl_certfile: Option<String>,
+        ssl_keyfile: Option<String>,
+        ssl_cert_reqs: Option<String>,
+        ssl_check_hostname: bool,
     ) -> PyResult<RedisConnection> {
         let address = match (host, unix_socket_path) {
             (Some(host), _) => Address::Tcp { host, port: port.unwrap_or(6379) },
@@ -37,7 +47,20 @@ impl RedisConnection {
             (None, None) => return Err(PyValueError::new_err("a Redis host or unix socket path is required")),
         };
         let timeout = socket_timeout.filter(|t| *t > 0.0).and_then(|t| Duration::try_from_secs_f64(t).ok());
-        Ok(RedisConnection { client: Arc::new(RedisClient::new(RedisConfig { address, username, password, db, timeout })) })
+        let tls = match (ssl, &address) {
+            (false, _) => None,
+            (true, Address::Unix(_)) => return Err(PyValueError::new_err("TLS over a unix socket")),
+            (true, Address::Tcp { .. }) => {
+                let verify = match ssl_cert_reqs.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                    None | Some("required") | Some("optional") => true,
+                    Some("none") => false,
+                    Some(other) => return Err(PyValueError::new_err(format!("ssl_cert_reqs {other:?}"))),
+                };
+                Some(TlsOptions { ca_certs: ssl_ca_certs, certfile: ssl_certfile, keyfile: ssl_keyfile, verify, check_hostname: ssl_check_hostname })
+            }
+        };
+        let config = RedisConfig { address, username, password, db, timeout, tls };
+        Ok(RedisConnection { client: Arc::new(RedisClient::new(config)) })
     }
 }
 
