@@ -15,6 +15,7 @@ pub mod pipeline;
 pub mod rados;
 pub mod schedule;
 pub mod redis_client;
+pub mod redis_sentinel;
 pub mod redis_tls;
 pub mod storage;
 pub mod task_size;

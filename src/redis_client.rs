@@ -4,12 +4,13 @@
 //! is all they need; connections are pooled and dropped on any error.
 
 use crate::error::{backend, Error, Result};
+use crate::redis_sentinel::{self, Sentinels};
 use crate::redis_tls::{self, TlsOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Address {
@@ -121,13 +122,14 @@ impl Stream {
     }
 }
 
-struct Connection {
+pub(crate) struct Connection {
     reader: BufReader<Stream>,
 }
 
 impl Connection {
-    fn open(config: &RedisConfig, tls: Option<&Arc<rustls::ClientConfig>>) -> Result<Connection> {
-        let stream = match &config.address {
+    /// A connection to `address` with `config`'s credentials, db, timeout.
+    pub(crate) fn open(config: &RedisConfig, address: &Address, tls: Option<&Arc<rustls::ClientConfig>>) -> Result<Connection> {
+        let stream = match address {
             Address::Tcp { host, port } => {
                 let s = TcpStream::connect((host.as_str(), *port)).map_err(|e| backend(format!("redis {host}:{port}"), e))?;
                 s.set_nodelay(true).map_err(|e| backend("redis", e))?;
@@ -190,7 +192,7 @@ impl Connection {
         usable && stream.set_nonblocking(false).is_ok()
     }
 
-    fn pipeline(&mut self, commands: &[Vec<Vec<u8>>]) -> Result<Vec<Reply>> {
+    pub(crate) fn pipeline(&mut self, commands: &[Vec<Vec<u8>>]) -> Result<Vec<Reply>> {
         let mut out = Vec::with_capacity(commands.iter().map(|c| 16 + c.iter().map(|a| a.len() + 16).sum::<usize>()).sum());
         for cmd in commands {
             out.extend_from_slice(format!("*{}\r\n", cmd.len()).as_bytes());
@@ -306,11 +308,62 @@ pub struct RedisClient {
     idle: Mutex<Vec<Connection>>,
     /// The TLS client configuration, read (certificate files) once.
     tls: OnceLock<std::result::Result<Arc<rustls::ClientConfig>, String>>,
+    /// With Sentinel: the sentinels, and the master as last learned.
+    sentinels: Option<Sentinels>,
+    master: Mutex<Address>,
 }
+
+/// How long a pipeline waits for a Sentinel failover to end (a new master
+/// elected and reachable) before failing.
+const FAILOVER_WAIT: Duration = Duration::from_secs(30);
+const FAILOVER_POLL: Duration = Duration::from_millis(200);
 
 impl RedisClient {
     pub fn new(config: RedisConfig) -> RedisClient {
-        RedisClient { config, idle: Mutex::new(Vec::new()), tls: OnceLock::new() }
+        RedisClient::with_sentinels(config, None)
+    }
+
+    /// A client of the master `sentinels` name (`config.address` is the
+    /// master they named when the driver started).
+    pub fn with_sentinels(config: RedisConfig, sentinels: Option<Sentinels>) -> RedisClient {
+        let master = Mutex::new(config.address.clone());
+        RedisClient { config, idle: Mutex::new(Vec::new()), tls: OnceLock::new(), sentinels, master }
+    }
+
+    fn current_master(&self) -> Address {
+        match self.master.lock() {
+            Ok(master) => master.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Asks the sentinels again; idle connections (to the old master) are
+    /// dropped when the master changed.
+    fn follow_master(&self) -> Result<()> {
+        let Some(sentinels) = &self.sentinels else { return Ok(()) };
+        let master = sentinels.master(self.config.timeout)?;
+        let mut current = self.master.lock().unwrap_or_else(|p| p.into_inner());
+        if *current != master {
+            *current = master;
+            if let Ok(mut idle) = self.idle.lock() {
+                idle.clear();
+            }
+        }
+        Ok(())
+    }
+
+    fn checkout(&self) -> Result<Connection> {
+        loop {
+            let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+            match pooled {
+                Some(mut conn) => {
+                    if conn.is_usable() {
+                        return Ok(conn);
+                    }
+                }
+                None => return Connection::open(&self.config, &self.current_master(), self.tls()?),
+            }
+        }
     }
 
     fn tls(&self) -> Result<Option<&Arc<rustls::ClientConfig>>> {
@@ -334,26 +387,48 @@ impl RedisClient {
     /// Sends every command in one write and reads every reply. Replies are
     /// returned as they came (error replies included); a transport error
     /// fails the whole pipeline and drops the connection.
+    ///
+    /// With Sentinel, a pipeline is sent again to the master the sentinels
+    /// name, until `FAILOVER_WAIT`, only when nothing of it can have been
+    /// written: the master could not be reached, or it answered that it is
+    /// not the master (`not_the_master`: a replica refuses every write). A
+    /// pipeline cut mid-way fails (it may have been applied): the next
+    /// one goes to the master the sentinels then name.
     pub fn pipeline(&self, commands: &[Vec<Vec<u8>>]) -> Result<Vec<Reply>> {
         if commands.is_empty() {
             return Ok(Vec::new());
         }
-        let mut conn = loop {
-            let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-            match pooled {
-                Some(mut conn) => {
-                    if conn.is_usable() {
-                        break conn;
-                    }
+        let deadline = Instant::now() + FAILOVER_WAIT;
+        loop {
+            let following = self.sentinels.is_some() && Instant::now() < deadline;
+            let mut conn = match self.checkout() {
+                Ok(conn) => conn,
+                Err(_) if following => {
+                    std::thread::sleep(FAILOVER_POLL);
+                    let _ = self.follow_master();
+                    continue;
                 }
-                None => break Connection::open(&self.config, self.tls()?)?,
+                Err(e) => return Err(e),
+            };
+            let replies = match conn.pipeline(commands) {
+                Ok(replies) => replies,
+                Err(e) => {
+                    if self.sentinels.is_some() {
+                        let _ = self.follow_master();
+                    }
+                    return Err(e);
+                }
+            };
+            if following && replies.iter().any(redis_sentinel::not_the_master) {
+                std::thread::sleep(FAILOVER_POLL);
+                let _ = self.follow_master();
+                continue;
             }
-        };
-        let replies = conn.pipeline(commands)?;
-        if let Ok(mut idle) = self.idle.lock() {
-            idle.push(conn);
+            if let Ok(mut idle) = self.idle.lock() {
+                idle.push(conn);
+            }
+            return Ok(replies);
         }
-        Ok(replies)
     }
 
     pub fn query(&self, args: &[&[u8]]) -> Result<Reply> {
@@ -438,7 +513,7 @@ mod tests {
     fn a_connection_the_server_closed_is_not_reused() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let mut open = Connection::open(&config(port), None).unwrap();
+        let mut open = Connection::open(&config(port), &config(port).address, None).unwrap();
         let (server_side, _) = listener.accept().unwrap();
         assert!(open.is_usable());
         drop(server_side);
@@ -454,7 +529,7 @@ mod tests {
     fn a_connection_with_unasked_data_is_not_reused() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let mut open = Connection::open(&config(port), None).unwrap();
+        let mut open = Connection::open(&config(port), &config(port).address, None).unwrap();
         let (mut server_side, _) = listener.accept().unwrap();
         server_side.write_all(b"+OK\r\n").unwrap();
         std::thread::sleep(Duration::from_millis(50));

@@ -76,6 +76,11 @@ class RedisConnection:
         ssl_keyfile: Optional[str] = None,
         ssl_cert_reqs: Optional[str] = None,
         ssl_check_hostname: bool = False,
+        sentinels: Optional[List[Tuple[str, int]]] = None,
+        sentinel_service: Optional[str] = None,
+        sentinel_username: Optional[str] = None,
+        sentinel_password: Optional[str] = None,
+        sentinel_ssl: bool = False,
     ) -> "RedisConnection": ...
 
 @final

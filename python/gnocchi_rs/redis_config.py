@@ -41,6 +41,23 @@ def _tls_settings(kwargs):
             "ssl_check_hostname": bool(kwargs.get("ssl_check_hostname"))}
 
 
+def _sentinel_settings(pool):
+    """The sentinels redis-py asks, so that the native client asks them
+    again after a failover."""
+    sentinels, first = [], None
+    for sentinel in pool.sentinel_manager.sentinels:
+        kwargs = sentinel.connection_pool.connection_kwargs
+        sentinels.append((kwargs["host"], int(kwargs["port"])))
+        first = first or kwargs
+    first = first or {}
+    return {"sentinels": sentinels, "sentinel_service": pool.service_name,
+            "sentinel_username": first.get("username"),
+            "sentinel_password": first.get("password"),
+            "sentinel_ssl": bool(first.get("ssl")) or "SSL" in getattr(
+                pool.sentinel_manager.sentinels[0].connection_pool
+                .connection_class, "__name__", "")}
+
+
 def native_kwargs(client):
     pool = client.connection_pool
     kwargs = dict(pool.connection_kwargs)
@@ -53,6 +70,7 @@ def native_kwargs(client):
     if hasattr(pool, "get_master_address"):
         host, port = pool.get_master_address()
         settings.update(host=host, port=int(port))
+        settings.update(_sentinel_settings(pool))
     elif kwargs.get("path"):
         settings["unix_socket_path"] = kwargs["path"]
     else:

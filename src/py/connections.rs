@@ -5,6 +5,7 @@ use super::errors::IntoPyResult;
 use super::ids::optional_bytes;
 use crate::rados::{self, ConnectOptions, Pool};
 use crate::redis_client::{Address, RedisClient, RedisConfig};
+use crate::redis_sentinel::{SentinelConfig, Sentinels};
 use crate::redis_tls::TlsOptions;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -24,7 +25,8 @@ impl RedisConnection {
     #[new]
     #[pyo3(signature = (host=None, port=None, unix_socket_path=None, username=None, password=None, db=0, socket_timeout=None,
                         ssl=false, ssl_ca_certs=None, ssl_certfile=None, ssl_keyfile=None, ssl_cert_reqs=None,
-                        ssl_check_hostname=false))]
+                        ssl_check_hostname=false, sentinels=None, sentinel_service=None, sentinel_username=None,
+                        sentinel_password=None, sentinel_ssl=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         host: Option<String>,
@@ -40,6 +42,11 @@ impl RedisConnection {
         ssl_keyfile: Option<String>,
         ssl_cert_reqs: Option<String>,
         ssl_check_hostname: bool,
+        sentinels: Option<Vec<(String, u16)>>,
+        sentinel_service: Option<String>,
+        sentinel_username: Option<String>,
+        sentinel_password: Option<String>,
+        sentinel_ssl: bool,
     ) -> PyResult<RedisConnection> {
         let address = match (host, unix_socket_path) {
             (Some(host), _) => Address::Tcp { host, port: port.unwrap_or(6379) },
@@ -47,20 +54,33 @@ impl RedisConnection {
             (None, None) => return Err(PyValueError::new_err("a Redis host or unix socket path is required")),
         };
         let timeout = socket_timeout.filter(|t| *t > 0.0).and_then(|t| Duration::try_from_secs_f64(t).ok());
+        let verify = match ssl_cert_reqs.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("required") | Some("optional") => true,
+            Some("none") => false,
+            Some(other) => return Err(PyValueError::new_err(format!("ssl_cert_reqs {other:?}"))),
+        };
+        let tls_options =
+            TlsOptions { ca_certs: ssl_ca_certs, certfile: ssl_certfile, keyfile: ssl_keyfile, verify, check_hostname: ssl_check_hostname };
         let tls = match (ssl, &address) {
             (false, _) => None,
             (true, Address::Unix(_)) => return Err(PyValueError::new_err("TLS over a unix socket")),
-            (true, Address::Tcp { .. }) => {
-                let verify = match ssl_cert_reqs.as_deref().map(str::to_ascii_lowercase).as_deref() {
-                    None | Some("required") | Some("optional") => true,
-                    Some("none") => false,
-                    Some(other) => return Err(PyValueError::new_err(format!("ssl_cert_reqs {other:?}"))),
-                };
-                Some(TlsOptions { ca_certs: ssl_ca_certs, certfile: ssl_certfile, keyfile: ssl_keyfile, verify, check_hostname: ssl_check_hostname })
-            }
+            (true, Address::Tcp { .. }) => Some(tls_options.clone()),
+        };
+        let sentinels = match (sentinels, sentinel_service) {
+            (Some(sentinels), Some(service)) if !sentinels.is_empty() => Some(Sentinels::new(SentinelConfig {
+                sentinels,
+                service,
+                username: sentinel_username,
+                password: sentinel_password,
+                // redis-py checks no sentinel's name: its address is the
+                // operator's, not the master's.
+                tls: sentinel_ssl.then_some(TlsOptions { check_hostname: false, ..tls_options }),
+            })),
+            (None, None) => None,
+            _ => return Err(PyValueError::new_err("sentinels and sentinel_service go together")),
         };
         let config = RedisConfig { address, username, password, db, timeout, tls };
-        Ok(RedisConnection { client: Arc::new(RedisClient::new(config)) })
+        Ok(RedisConnection { client: Arc::new(RedisClient::with_sentinels(config, sentinels)) })
     }
 }
 
