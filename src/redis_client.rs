@@ -27,6 +27,31 @@ pub struct RedisConfig {
     pub timeout: Option<Duration>,
     /// TLS over TCP (redis-py's `ssl` options).
     pub tls: Option<TlsOptions>,
+    /// SO_KEEPALIVE on TCP connections (redis-py's `socket_keepalive`).
+    pub keepalive: bool,
+}
+
+extern "C" {
+    fn setsockopt(fd: std::ffi::c_int, level: std::ffi::c_int, name: std::ffi::c_int, value: *const std::ffi::c_void, len: u32) -> std::ffi::c_int;
+}
+
+/// Linux's SOL_SOCKET and SO_KEEPALIVE.
+const SOL_SOCKET: std::ffi::c_int = 1;
+const SO_KEEPALIVE: std::ffi::c_int = 9;
+
+fn set_keepalive(stream: &TcpStream) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let on: std::ffi::c_int = 1;
+    // SAFETY: a valid socket descriptor owned by `stream`, and a pointer to
+    // an int of the length given, read during the call only.
+    let rc = unsafe {
+        setsockopt(stream.as_raw_fd(), SOL_SOCKET, SO_KEEPALIVE, (&on as *const std::ffi::c_int).cast(), std::mem::size_of::<std::ffi::c_int>() as u32)
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -135,6 +160,9 @@ impl Connection {
                 s.set_nodelay(true).map_err(|e| backend("redis", e))?;
                 s.set_read_timeout(config.timeout).map_err(|e| backend("redis", e))?;
                 s.set_write_timeout(config.timeout).map_err(|e| backend("redis", e))?;
+                if config.keepalive {
+                    set_keepalive(&s).map_err(|e| backend("redis keepalive", e))?;
+                }
                 match tls {
                     Some(tls) => {
                         let mut stream = rustls::StreamOwned::new(redis_tls::connection(tls, host)?, s);
@@ -443,6 +471,31 @@ mod tests {
     use std::net::TcpListener;
     use std::time::Duration;
 
+    extern "C" {
+        fn getsockopt(fd: i32, level: i32, name: i32, value: *mut std::ffi::c_void, len: *mut u32) -> i32;
+    }
+
+    fn keepalive_of(conn: &Connection) -> i32 {
+        use std::os::fd::AsRawFd;
+        let Stream::Tcp(stream) = conn.reader.get_ref() else { panic!("not TCP") };
+        let (mut value, mut len) = (0i32, 4u32);
+        // SAFETY: a live socket, an int-sized out buffer.
+        let rc = unsafe { getsockopt(stream.as_raw_fd(), SOL_SOCKET, SO_KEEPALIVE, (&mut value as *mut i32).cast(), &mut len) };
+        assert_eq!(rc, 0);
+        value
+    }
+
+    #[test]
+    fn keepalive_is_set_when_asked() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let on = Connection::open(&config(port), &config(port).address, None).unwrap();
+        assert_ne!(keepalive_of(&on), 0);
+        let off_config = RedisConfig { keepalive: false, ..config(port) };
+        let off = Connection::open(&off_config, &off_config.address, None).unwrap();
+        assert_eq!(keepalive_of(&off), 0);
+    }
+
     fn config(port: u16) -> RedisConfig {
         RedisConfig {
             address: Address::Tcp { host: "127.0.0.1".into(), port },
@@ -451,6 +504,7 @@ mod tests {
             db: 0,
             timeout: Some(Duration::from_secs(5)),
             tls: None,
+            keepalive: true,
         }
     }
 

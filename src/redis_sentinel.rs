@@ -49,6 +49,7 @@ impl Sentinels {
                 db: 0,
                 timeout,
                 tls: self.config.tls.clone(),
+                keepalive: false,
             };
             let asked = Connection::open(&config, &address, self.tls()?).and_then(|mut sentinel| {
                 let ask = command(&[b"SENTINEL", b"get-master-addr-by-name", self.config.service.as_bytes()]);

@@ -81,6 +81,7 @@ class RedisConnection:
         sentinel_username: Optional[str] = None,
         sentinel_password: Optional[str] = None,
         sentinel_ssl: bool = False,
+        socket_keepalive: bool = False,
     ) -> "RedisConnection": ...
 
 @final

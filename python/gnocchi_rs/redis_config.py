@@ -66,6 +66,7 @@ def native_kwargs(client):
         "password": kwargs.get("password"),
         "db": int(kwargs.get("db") or 0),
         "socket_timeout": kwargs.get("socket_timeout"),
+        "socket_keepalive": bool(kwargs.get("socket_keepalive")),
     }
     if hasattr(pool, "get_master_address"):
         host, port = pool.get_master_address()

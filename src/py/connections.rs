@@ -26,7 +26,7 @@ impl RedisConnection {
     #[pyo3(signature = (host=None, port=None, unix_socket_path=None, username=None, password=None, db=0, socket_timeout=None,
                         ssl=false, ssl_ca_certs=None, ssl_certfile=None, ssl_keyfile=None, ssl_cert_reqs=None,
                         ssl_check_hostname=false, sentinels=None, sentinel_service=None, sentinel_username=None,
-                        sentinel_password=None, sentinel_ssl=false))]
+                        sentinel_password=None, sentinel_ssl=false, socket_keepalive=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         host: Option<String>,
@@ -47,6 +47,7 @@ impl RedisConnection {
         sentinel_username: Option<String>,
         sentinel_password: Option<String>,
         sentinel_ssl: bool,
+        socket_keepalive: bool,
     ) -> PyResult<RedisConnection> {
         let address = match (host, unix_socket_path) {
             (Some(host), _) => Address::Tcp { host, port: port.unwrap_or(6379) },
@@ -79,7 +80,7 @@ impl RedisConnection {
             (None, None) => None,
             _ => return Err(PyValueError::new_err("sentinels and sentinel_service go together")),
         };
-        let config = RedisConfig { address, username, password, db, timeout, tls };
+        let config = RedisConfig { address, username, password, db, timeout, tls, keepalive: socket_keepalive };
         Ok(RedisConnection { client: Arc::new(RedisClient::with_sentinels(config, sentinels)) })
     }
 }
