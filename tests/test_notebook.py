@@ -264,6 +264,8 @@ def test_bad_use_gets_the_notebooks_errors(deployment, source):
         g.aggregates("(aggregate mean (metric")
     with pytest.raises(gn.BadQuery, match="not a metric id"):
         g.measures("cpu")
+    with pytest.raises(gn.BadQuery, match="a frame of resources"):
+        g.measures(g.resources())
     with pytest.raises(gn.NotFound):
         g.aggregates("(metric (%s mean))" % uuid.uuid4())
 

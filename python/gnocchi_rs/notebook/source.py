@@ -261,6 +261,10 @@ def _is_metric_id(text):
 def _references(metrics):
     """[(label, reference)] and {label: unit} of what ``measures`` takes."""
     units = {}
+    if hasattr(metrics, "columns") and "metrics" in metrics.columns:
+        raise errors.BadQuery(
+            "a frame of resources: give metrics (g.metrics(...), or "
+            "(resource_id, metric_name) pairs)")
     if hasattr(metrics, "columns") and "id" in getattr(metrics, "columns"):
         names = metrics["name"].tolist() if "name" in metrics.columns \
             else metrics["id"].tolist()
