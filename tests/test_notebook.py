@@ -13,10 +13,9 @@ import uuid
 import numpy
 import pytest
 
-pandas = pytest.importorskip("pandas")
-pyarrow = pytest.importorskip("pyarrow")
+import pandas
 
-from gnocchi_rs import notebook as gn  # noqa: E402
+from gnocchi_rs import notebook as gn
 
 BIN = os.path.dirname(sys.executable)
 DAY = 1440

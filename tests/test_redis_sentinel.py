@@ -6,7 +6,6 @@ on there. The masters require a replica to write (`min-replicas-to-write
 1`, the setting that stops a demoted master from accepting writes it will
 throw away), so the acknowledged batches are the ones replicated."""
 import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -16,9 +15,6 @@ import uuid
 import numpy
 import pytest
 
-pytestmark = pytest.mark.skipif(not shutil.which("redis-server"),
-                                reason="redis-server comes with the "
-                                "project's services")
 
 SERVICE = "gnocchi-master"
 

@@ -117,8 +117,9 @@ emit_env() {
 declare -A PACKAGES=(
     [postgresql]="postgresql"
     [mariadb]="mariadb-server"
-    # redis-server pulls redis-tools (redis-cli, used for the readiness check).
-    [redis]="redis-server"
+    # redis-server pulls redis-tools (redis-cli, used for the readiness check);
+    # openssl makes the certificates of the TLS tests.
+    [redis]="redis-server openssl"
     # mon/osd daemons, ceph/rados/ceph-authtool CLIs (upstream's tests shell
     # out to `ceph`), monmaptool + OSD object classes (ceph-base), headers and
     # librados.so for building against librados, and the rados Python module
