@@ -38,35 +38,33 @@ def _redis_client(group):
     return client
 
 
+def _opened(group, on_file, on_redis, on_ceph):
+    """The part of ``group``'s driver (storage or incoming), or None for a
+    driver check does not read."""
+    if group.driver in _FILE:
+        return on_file(group.file_basepath)
+    if group.driver in _REDIS:
+        return on_redis(_redis_client(group))
+    if group.driver in _CEPH:
+        from gnocchi_rs.storage import ceph as rs_ceph
+
+        return on_ceph(rs_ceph.rados_pool(group))
+    return None
+
+
 def for_conf(conf):
     """(storage, incoming or None) of a configuration: the incoming part
     is None for a driver check does not read (it says so)."""
-    storage_driver = conf.storage.driver
-    incoming_driver = conf.incoming.driver
     from gnocchi_rs.check import ceph_store
     from gnocchi_rs.check import file_store
     from gnocchi_rs.check import redis_store
 
-    if storage_driver in _FILE:
-        storage = file_store.FileStore(conf.storage.file_basepath)
-    elif storage_driver in _REDIS:
-        storage = redis_store.RedisStore(_redis_client(conf.storage))
-    elif storage_driver in _CEPH:
-        from gnocchi_rs.storage import ceph as rs_ceph
-
-        storage = ceph_store.CephStore(rs_ceph.rados_pool(conf.storage))
-    else:
+    storage = _opened(conf.storage, file_store.FileStore,
+                      redis_store.RedisStore, ceph_store.CephStore)
+    if storage is None:
         raise NotImplementedError(
             "gnocchi-rs check reads file, redis and ceph storage (and "
-            "their rs- drivers), not %s" % storage_driver)
-    if incoming_driver in _FILE:
-        incoming = file_store.FileIncoming(conf.incoming.file_basepath)
-    elif incoming_driver in _REDIS:
-        incoming = redis_store.RedisIncoming(_redis_client(conf.incoming))
-    elif incoming_driver in _CEPH:
-        from gnocchi_rs.storage import ceph as rs_ceph
-
-        incoming = ceph_store.CephIncoming(rs_ceph.rados_pool(conf.incoming))
-    else:
-        incoming = None
+            "their rs- drivers), not %s" % conf.storage.driver)
+    incoming = _opened(conf.incoming, file_store.FileIncoming,
+                       redis_store.RedisIncoming, ceph_store.CephIncoming)
     return storage, incoming
